@@ -1,0 +1,65 @@
+"""The embedded default real domain: scikit-learn's ``load_digits`` (1797 real 8x8 handwritten digits).
+
+scikit-learn ships the UCI pen digits as 8x8 ink counts in 0..16 (32x32 bitmaps, ink counted per 4x4
+block). We store them as 8-bit grey (value * 255 / 16) so they flow through every simgan command.
+The split is fixed by a seed and never mixes: real-unlabelled (for the refiner), real-labelled (the
+supervised upper bound), real-test (only ever evaluated).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from simgan.data.simgan_dir import DatasetWriter
+from simgan.data.source import DatasetInfo, open_dataset
+
+__all__ = ["DIGIT_CLASSES", "load_sklearn_digits", "split_indices", "write_sklearn_digits"]
+
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+
+def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Images (1797, 8, 8, 1) uint8 and labels (1797,) int64."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return images, d.target.astype(np.int64)
+
+
+def split_indices(n: int, fractions: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
+    """Disjoint random index sets with the given fractions (the last takes the remainder)."""
+    if not np.isclose(sum(fractions.values()), 1.0):
+        raise ValueError(f"fractions must sum to 1, got {fractions}")
+    order = np.random.default_rng(seed).permutation(n)
+    out, start = {}, 0
+    names = list(fractions)
+    for k, name in enumerate(names):
+        stop = n if k == len(names) - 1 else start + int(round(fractions[name] * n))
+        out[name] = np.sort(order[start:stop])
+        start = stop
+    return out
+
+
+def write_sklearn_digits(
+    out: str | Path, indices: np.ndarray | None = None, labelled: bool = True
+) -> DatasetInfo:
+    """Write (a subset of) the scikit-learn digits as a simgan dataset; ids are ``sk<index>``."""
+    images, labels = load_sklearn_digits()
+    idx = np.arange(len(images)) if indices is None else np.asarray(indices)
+    with DatasetWriter(
+        out,
+        task="classify" if labelled else None,
+        height=8,
+        width=8,
+        channels=1,
+        classes=DIGIT_CLASSES if labelled else None,
+        provenance={"source": "sklearn.datasets.load_digits", "labelled": labelled},
+    ) as w:
+        for i in idx:
+            sid = f"sk{int(i):04d}"
+            if sid not in w:
+                w.add(sid, images[i], int(labels[i]) if labelled else None)
+    return open_dataset(out).info

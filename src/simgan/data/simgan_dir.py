@@ -1,0 +1,279 @@
+"""Layout 3 of DESIGN.md: the simgan dataset directory, what ``simulate``, ``refine`` and ``convert`` write.
+
+    DIR/dataset.json    {"format": "simgan-dataset", "version": 1, "task", "height", "width", "channels",
+                         "dtype", "count", "complete", "classes", "label_schema", "provenance"}
+    DIR/labels.jsonl    one {"id", "file", "label"} per line, in write order
+    DIR/images/*.png    8-bit grey/RGB or 16-bit grey PNG
+
+Writing streams in constant memory and is resumable: an image is written atomically first, then its
+line is appended to ``labels.jsonl``; the line commits the sample. ``dataset.json`` says
+``"complete": false`` until :meth:`DatasetWriter.close`. Reopening an interrupted directory keeps every
+committed sample (a torn last line is dropped) and the caller skips ids already present, so a resumed
+run ends with exactly the ids it was asked for, none lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simgan import atomic
+from simgan.data.images import read_image, write_png
+from simgan.data.source import TASKS, DatasetInfo, Sample, Source, register_layout
+from simgan.errors import InputError
+
+__all__ = ["FORMAT", "VERSION", "SimganSource", "DatasetWriter"]
+
+FORMAT = "simgan-dataset"
+VERSION = 1
+_HEADER_KEYS = ("task", "height", "width", "channels", "dtype", "classes")
+
+
+def _read_meta(root: Path) -> dict[str, Any]:
+    path = root / "dataset.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError.at(path, f"malformed JSON at line {e.lineno}") from None
+    except UnicodeDecodeError:
+        raise InputError.at(path, "not UTF-8 text") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputError.at(path, f'not a simgan dataset (expected "format": "{FORMAT}")')
+    if meta.get("version") != VERSION:
+        raise InputError.at(
+            path, f"unknown format version {meta.get('version')!r} (this simgan reads version {VERSION})"
+        )
+    for k in ("height", "width", "channels"):
+        if not isinstance(meta.get(k), int) or meta[k] <= 0:
+            raise InputError.at(path, f"{k!r} must be a positive integer")
+    if meta.get("dtype") not in ("uint8", "uint16"):
+        raise InputError.at(path, f"'dtype' must be uint8 or uint16, got {meta.get('dtype')!r}")
+    if meta.get("task") not in (None, *TASKS):
+        raise InputError.at(path, f"unknown task {meta.get('task')!r} (known: {', '.join(TASKS)})")
+    return meta
+
+
+def _scan_labels(root: Path, strict_tail: bool) -> tuple[list[str], list[str], np.ndarray, int]:
+    """Validate labels.jsonl; return ids, files, byte offsets of each line, and the good byte length.
+
+    With ``strict_tail`` False (the writer resuming), a torn last line without a newline is tolerated
+    and excluded from the good length; everywhere else it is an error naming the line.
+    """
+    path = root / "labels.jsonl"
+    ids: list[str] = []
+    files: list[str] = []
+    offsets: list[int] = []
+    seen: dict[str, int] = {}
+    pos = 0
+    resolved_root = root.resolve()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            start, pos = pos, pos + len(raw)
+            if not raw.endswith(b"\n") and not strict_tail:
+                return ids, files, np.asarray(offsets, dtype=np.int64), start
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise InputError.at(path, f"line {lineno}: malformed JSON") from None
+            if not isinstance(rec, dict) or "id" not in rec or "file" not in rec or "label" not in rec:
+                raise InputError.at(path, f"line {lineno}: expected an object with id, file and label")
+            sid, file = str(rec["id"]), rec["file"]
+            if sid in seen:
+                raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {seen[sid]})")
+            if not isinstance(file, str) or not (root / file).resolve().is_relative_to(resolved_root):
+                raise InputError.at(path, f"line {lineno}: file {file!r} lies outside the dataset folder")
+            seen[sid] = lineno
+            ids.append(sid)
+            files.append(file)
+            offsets.append(start)
+    return ids, files, np.asarray(offsets, dtype=np.int64), pos
+
+
+class SimganSource(Source):
+    """Reader for a simgan dataset directory; labels are parsed lazily from ``labels.jsonl`` offsets."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        meta = _read_meta(root)
+        if not meta.get("complete", True):
+            raise InputError.at(
+                root, "incomplete dataset (an interrupted write): rerun the command that made it to resume"
+            )
+        labels_path = root / "labels.jsonl"
+        if not labels_path.is_file():
+            raise InputError.at(labels_path, "missing (every simgan dataset has labels.jsonl)")
+        self.ids, self.files, self._offsets, _ = _scan_labels(root, strict_tail=True)
+        if meta.get("count") is not None and meta["count"] != len(self.ids):
+            raise InputError.at(
+                labels_path,
+                f"{len(self.ids)} samples, but dataset.json says count {meta['count']} (missing ids)",
+            )
+        if not self.ids:
+            raise InputError.at(root, "empty dataset: labels.jsonl has no samples")
+        classes = meta.get("classes")
+        self.meta = meta
+        self.info = DatasetInfo(
+            layout="simgan",
+            path=root,
+            count=len(self.ids),
+            height=meta["height"],
+            width=meta["width"],
+            channels=meta["channels"],
+            dtype=meta["dtype"],
+            task=meta.get("task"),
+            classes=tuple(classes) if classes else None,
+            extra={k: meta[k] for k in ("label_schema", "provenance") if k in meta},
+        )
+        self._fh: tuple[int, Any] | None = None
+
+    def _labels_file(self) -> Any:
+        # One handle per process: DataLoader workers fork and must not share a file position.
+        if self._fh is None or self._fh[0] != os.getpid():
+            self._fh = (os.getpid(), open(self.root / "labels.jsonl", "rb"))
+        return self._fh[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_fh": None}
+
+    def label(self, index: int) -> Any:
+        f = self._labels_file()
+        f.seek(int(self._offsets[index]))
+        return json.loads(f.readline())["label"]
+
+    def read(self, index: int) -> Sample:
+        path = self.root / self.files[index]
+        image = self.check_shape(read_image(path), path)
+        return Sample(self.ids[index], image, self.label(index))
+
+
+register_layout("simgan", detect=lambda p: (p / "dataset.json").is_file(), priority=10)(SimganSource)
+
+
+class DatasetWriter:
+    """Stream samples into a simgan dataset directory, atomically and resumably.
+
+    Example::
+
+        with DatasetWriter(out, task="classify", height=8, width=8, channels=1, classes=names) as w:
+            for i in range(n):
+                sid = f"{i:07d}"
+                if sid in w:          # already written by an interrupted earlier run
+                    continue
+                w.add(sid, image_i, label_i)
+
+    Leaving the ``with`` block normally marks the dataset complete; an exception leaves it resumable.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        height: int,
+        width: int,
+        channels: int,
+        dtype: str = "uint8",
+        task: str | None = None,
+        classes: Iterable[str] | None = None,
+        label_schema: dict[str, Any] | None = None,
+        provenance: dict[str, Any] | None = None,
+    ):
+        self.root = Path(root)
+        if task not in (None, *TASKS):
+            raise ValueError(f"unknown task {task!r}")
+        if dtype not in ("uint8", "uint16"):
+            raise ValueError(f"dtype must be uint8 or uint16, got {dtype!r}")
+        self.header: dict[str, Any] = {
+            "task": task,
+            "height": int(height),
+            "width": int(width),
+            "channels": int(channels),
+            "dtype": dtype,
+            "classes": list(classes) if classes is not None else None,
+        }
+        self.label_schema = label_schema or {}
+        self.provenance = provenance or {}
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError.at(self.root, "exists and is not a folder")
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "images").mkdir(exist_ok=True)
+        self._ids: set[str] = set()
+        labels = self.root / "labels.jsonl"
+        if (self.root / "dataset.json").is_file():
+            old = _read_meta(self.root)
+            differs = [k for k in _HEADER_KEYS if old.get(k) != self.header[k]]
+            if differs:
+                raise InputError.at(
+                    self.root,
+                    f"already holds a different dataset ({differs[0]}: {old.get(differs[0])!r} vs "
+                    f"{self.header[differs[0]]!r}); choose another output folder",
+                )
+        elif any(p.name != "images" for p in self.root.iterdir()):
+            raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
+        if labels.is_file():
+            ids, _, _, good = _scan_labels(self.root, strict_tail=False)
+            with open(labels, "r+b") as f:
+                f.truncate(good)  # drop a torn last line left by a kill mid-write
+            self._ids = set(ids)
+        self._write_meta(complete=False)
+        self._labels = open(labels, "ab")
+
+    def __contains__(self, sample_id: object) -> bool:
+        return sample_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, sample_id: str, image: np.ndarray, label: Any = None) -> None:
+        """Write one sample. ``image`` is (H, W, C) (or (H, W)) of the declared size and dtype."""
+        if sample_id in self._ids:
+            raise ValueError(f"duplicate id {sample_id!r}")
+        if image.ndim == 2:
+            image = image[:, :, None]
+        h = self.header
+        expected = (h["height"], h["width"], h["channels"])
+        if image.shape != expected or str(image.dtype) != h["dtype"]:
+            raise ValueError(
+                f"sample {sample_id!r}: expected image {expected} {h['dtype']}, "
+                f"got {tuple(image.shape)} {image.dtype}"
+            )
+        file = f"images/{len(self._ids):08d}.png"
+        write_png(self.root / file, image)
+        line = json.dumps({"id": sample_id, "file": file, "label": label}, separators=(",", ":"))
+        self._labels.write(line.encode("utf-8") + b"\n")  # one write: the sample's commit point
+        self._labels.flush()
+        self._ids.add(sample_id)
+
+    def _write_meta(self, complete: bool) -> None:
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            **self.header,
+            "count": len(self._ids) if complete else None,
+            "complete": complete,
+            "label_schema": self.label_schema,
+            "provenance": self.provenance,
+        }
+        atomic.write_json(self.root / "dataset.json", meta)
+
+    def close(self, complete: bool = True) -> None:
+        """Flush labels; with ``complete`` mark the dataset finished (count written)."""
+        if self._labels.closed:
+            return
+        self._labels.flush()
+        os.fsync(self._labels.fileno())
+        self._labels.close()
+        if complete:
+            self._write_meta(complete=True)
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close(complete=exc_type is None)
