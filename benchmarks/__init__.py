@@ -1,1 +1,1 @@
-"""Benchmarks (``make bench``): each prints throughput as a ratio against a baseline measured in the same run."""
+"""Benchmarks (`make bench`): throughput printed as ratios against a baseline measured in the same run."""

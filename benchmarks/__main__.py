@@ -1,4 +1,4 @@
-"""Run every benchmark module in this package (``python -m benchmarks``), or those named on the command line."""
+"""Run every benchmark module here (`python -m benchmarks`), or those whose names match the arguments."""
 
 from __future__ import annotations
 

@@ -43,6 +43,6 @@ def select_device(name: str | None = None) -> torch.device:
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and torch; return a fresh NumPy generator for explicit use."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (third-party code may still use the legacy global RNG)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
