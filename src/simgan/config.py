@@ -71,6 +71,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         raise InputError(f"{where}: expected true/false, got {value!r}")
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # PyYAML (YAML 1.1) reads "1e-3" as a string: it wants a dot in the mantissa ("1.0e-3").
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if tp is str and isinstance(value, str):
@@ -84,7 +90,8 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config
     """Build ``cls`` from a mapping, checking keys and types; missing keys keep their defaults."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
+    # Keys starting with "_" are annotations (save_config's "_non_default"), not fields.
+    unknown = sorted(k for k in set(data) - names if not k.startswith("_"))
     if unknown:
         raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(hints[k], v, f"{where}: {k}") for k, v in data.items() if not k.startswith("_")}

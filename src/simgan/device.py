@@ -29,14 +29,22 @@ def select_device(name: str | None = None) -> torch.device:
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except (RuntimeError, ValueError) as e:
-        raise InputError(f"--device {name}: not a device name ({e})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available on this machine")
-    if device.type == "mps" and not (
-        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    ):
-        raise InputError(f"--device {name}: MPS is not available on this machine")
+    except (RuntimeError, ValueError, TypeError):
+        raise InputError(f"--device {name}: not a device name (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(
+                f"--device {name}: no such GPU (this machine has {torch.cuda.device_count()} CUDA devices)"
+            )
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+            raise InputError(f"--device {name}: MPS is not available on this machine")
+    elif device.type != "cpu":
+        # torch knows more device types (meta, xpu, hpu, ...) than simgan runs on; refuse them here
+        # rather than fail later inside a model.
+        raise InputError(f"--device {name}: unsupported device type {device.type!r} (use cpu, cuda or mps)")
     return device
 
 

@@ -3,7 +3,7 @@
 Importing this package registers every layout, so :func:`open_dataset` can detect any of them.
 """
 
-from simgan.data import folder, simgan_dir  # noqa: F401  (registers the layouts)
+from simgan.data import folder, mpiigaze, nyu, simgan_dir, unityeyes  # noqa: F401  (registers the layouts)
 from simgan.data.convert import convert
 from simgan.data.images import from_float, read_image, to_float, write_png
 from simgan.data.simgan_dir import DatasetWriter, SimganSource

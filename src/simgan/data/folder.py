@@ -45,12 +45,12 @@ class _FileListSource(Source):
     def read(self, index: int) -> Sample:
         f = self.files[index]
         image = self.check_shape(read_image(f), f)
-        return Sample(self._id(index), image, self.label(index))
+        return Sample(self.sample_id(index), image, self.label(index))
 
     def label(self, index: int) -> Any:
         return None if self.labels is None else self.labels[index]
 
-    def _id(self, index: int) -> str:
+    def sample_id(self, index: int) -> str:
         return self.files[index].relative_to(self.root).as_posix()
 
 

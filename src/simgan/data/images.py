@@ -1,7 +1,9 @@
 """Reading and writing single image files as NumPy arrays (H, W, C), uint8 or uint16.
 
-8-bit grey, RGB and palette images load as uint8; 16-bit PNGs (depth maps) load as uint16 with one
-channel. Alpha is dropped. Every failure is an :class:`InputError` naming the file.
+8-bit grey, RGB and palette images load as uint8; 16-bit grey PNGs and TIFFs (depth maps) load as uint16
+with one channel, and so do 32-bit integer (mode "I") images whose values fit in 16 bits. Alpha is dropped.
+Pillow reduces 16-bit colour PNGs (RGB, grey+alpha) to 8 bits per channel, so those load as uint8 RGB.
+Every failure is an :class:`InputError` naming the file.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ _MODES = {
 }
 
 
+_UNIDENTIFIED = "not a readable image (empty, corrupt, or not an image format Pillow knows)"
+
+
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
@@ -55,7 +60,9 @@ def read_header(path: str | Path) -> tuple[int, int, int, str]:
             mode, (w, h) = im.mode, im.size
     except FileNotFoundError:
         raise InputError.at(path, "image file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except UnidentifiedImageError:
+        raise InputError.at(path, _UNIDENTIFIED) from None
+    except (OSError, ValueError) as e:
         raise InputError.at(path, f"not a readable image ({e.__class__.__name__})") from None
     if mode not in _MODES:
         raise InputError.at(path, f"unsupported image mode {mode!r}")
@@ -90,7 +97,9 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError.at(path, "image file not found") from None
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except UnidentifiedImageError:
+        raise InputError.at(path, _UNIDENTIFIED) from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise InputError.at(path, f"truncated or corrupt image ({e})") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -106,7 +115,10 @@ def write_png(path: str | Path, image: np.ndarray, durable: bool = False) -> Non
     if image.dtype == np.uint16:
         if image.shape[2] != 1:
             raise ValueError("16-bit images must have one channel (PNG via Pillow)")
-        pil = Image.fromarray(np.ascontiguousarray(image[:, :, 0]), mode="I;16")
+        # Pillow 13 refuses fromarray(..., mode="I;16") and maps uint16 arrays to 32-bit mode "I"; build the
+        # 16-bit image from explicit little-endian bytes so every Pillow >= 10 writes a 16-bit grey PNG.
+        h, w = image.shape[:2]
+        pil = Image.frombytes("I;16", (w, h), np.ascontiguousarray(image[:, :, 0], dtype="<u2").tobytes())
     elif image.dtype == np.uint8:
         pil = Image.fromarray(np.ascontiguousarray(image[:, :, 0] if image.shape[2] == 1 else image))
     else:

@@ -42,6 +42,10 @@ def _read_meta(root: Path) -> dict[str, Any]:
         raise InputError.at(path, f"malformed JSON at line {e.lineno}") from None
     except UnicodeDecodeError:
         raise InputError.at(path, "not UTF-8 text") from None
+    except FileNotFoundError:
+        raise InputError.at(path, "missing: not a simgan dataset folder") from None
+    except OSError as e:
+        raise InputError.at(path, f"cannot be read ({e.strerror or e.__class__.__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise InputError.at(path, f'not a simgan dataset (expected "format": "{FORMAT}")')
     if meta.get("version") != VERSION:
@@ -96,6 +100,15 @@ def _scan_labels(root: Path, strict_tail: bool) -> tuple[list[str], list[str], n
     return ids, files, np.asarray(offsets, dtype=np.int64), pos
 
 
+def _json_default(obj: Any) -> Any:
+    """Let labels hold NumPy scalars and arrays (a simulator's natural output) as JSON numbers and lists."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"label value of type {type(obj).__name__} is not JSON serialisable")
+
+
 class SimganSource(Source):
     """Reader for a simgan dataset directory; labels are parsed lazily from ``labels.jsonl`` offsets."""
 
@@ -142,6 +155,18 @@ class SimganSource(Source):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_fh": None}
 
+    def close(self) -> None:
+        """Close this process's handle on ``labels.jsonl`` (reopened on the next label read)."""
+        fh, self._fh = getattr(self, "_fh", None), None
+        if fh is not None and fh[0] == os.getpid():
+            fh[1].close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def sample_id(self, index: int) -> str:
+        return self.ids[index]
+
     def label(self, index: int) -> Any:
         f = self._labels_file()
         f.seek(int(self._offsets[index]))
@@ -169,6 +194,8 @@ class DatasetWriter:
                 w.add(sid, image_i, label_i)
 
     Leaving the ``with`` block normally marks the dataset complete; an exception leaves it resumable.
+    Reopening a folder that holds a dataset with another header (size, dtype, task, classes) is an
+    :class:`InputError`; with ``require_same_provenance`` a different ``provenance`` is one too.
     """
 
     def __init__(
@@ -183,6 +210,7 @@ class DatasetWriter:
         classes: Iterable[str] | None = None,
         label_schema: dict[str, Any] | None = None,
         provenance: dict[str, Any] | None = None,
+        require_same_provenance: bool = False,
     ):
         self.root = Path(root)
         if task not in (None, *TASKS):
@@ -202,36 +230,46 @@ class DatasetWriter:
         if self.root.exists() and not self.root.is_dir():
             raise InputError.at(self.root, "exists and is not a folder")
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "images").mkdir(exist_ok=True)
         self._ids: set[str] = set()
         labels = self.root / "labels.jsonl"
         if (self.root / "dataset.json").is_file():
             old = _read_meta(self.root)
-            differs = [k for k in _HEADER_KEYS if old.get(k) != self.header[k]]
+            new = {**self.header}
+            keys: tuple[str, ...] = _HEADER_KEYS
+            if require_same_provenance:
+                # Compare as JSON would store it (tuples become lists).
+                new["provenance"] = json.loads(json.dumps(self.provenance, default=_json_default))
+                keys += ("provenance",)
+            differs = [k for k in keys if old.get(k) != new[k]]
             if differs:
                 raise InputError.at(
                     self.root,
                     f"already holds a different dataset ({differs[0]}: {old.get(differs[0])!r} vs "
-                    f"{self.header[differs[0]]!r}); choose another output folder",
+                    f"{new[differs[0]]!r}); choose another output folder",
                 )
         elif any(p.name != "images" for p in self.root.iterdir()):
             raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
+        (self.root / "images").mkdir(exist_ok=True)  # only now: a refused folder is left untouched
         if labels.is_file():
             ids, _, _, good = _scan_labels(self.root, strict_tail=False)
             with open(labels, "r+b") as f:
                 f.truncate(good)  # drop a torn last line left by a kill mid-write
             self._ids = set(ids)
+        for folder in (self.root, self.root / "images"):
+            for tmp in folder.glob(".*.tmp"):  # temp files of atomic writes a kill interrupted
+                tmp.unlink(missing_ok=True)
         self._write_meta(complete=False)
         self._labels = open(labels, "ab")
 
     def __contains__(self, sample_id: object) -> bool:
-        return sample_id in self._ids
+        return str(sample_id) in self._ids  # ids are strings on disk; 7 and "7" are the same sample
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def add(self, sample_id: str, image: np.ndarray, label: Any = None) -> None:
         """Write one sample. ``image`` is (H, W, C) (or (H, W)) of the declared size and dtype."""
+        sample_id = str(sample_id)
         if sample_id in self._ids:
             raise ValueError(f"duplicate id {sample_id!r}")
         if image.ndim == 2:
@@ -245,7 +283,9 @@ class DatasetWriter:
             )
         file = f"images/{len(self._ids):08d}.png"
         write_png(self.root / file, image)
-        line = json.dumps({"id": sample_id, "file": file, "label": label}, separators=(",", ":"))
+        line = json.dumps(
+            {"id": sample_id, "file": file, "label": label}, separators=(",", ":"), default=_json_default
+        )
         self._labels.write(line.encode("utf-8") + b"\n")  # one write: the sample's commit point
         self._labels.flush()
         self._ids.add(sample_id)

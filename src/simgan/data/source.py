@@ -72,6 +72,10 @@ class Source(abc.ABC):
         """The label of sample ``index``; layouts override this when it needs no pixel decode."""
         return self.read(index).label
 
+    def sample_id(self, index: int) -> str:
+        """The id of sample ``index``; layouts override this when it needs no pixel decode."""
+        return self.read(index).id
+
     def __iter__(self) -> Iterator[Sample]:
         for i in range(len(self)):
             yield self.read(i)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
 from typing import Any
 
 from tqdm import tqdm
 
 from simgan.data.source import Source
+from simgan.errors import InputError
 
 __all__ = ["summarize"]
 
@@ -29,17 +31,27 @@ def summarize(source: Source, verify: bool = True, progress: bool = True) -> dic
         "dtype": info.dtype,
         "task": info.task,
     }
-    bar = tqdm(range(len(source)), desc="inspect", unit="img", disable=not progress, leave=False)
     counts: Counter[int] = Counter()
-    for i in bar:
-        if verify:
-            sample = source.read(i)
-            label = sample.label
-        else:
-            label = source.label(i)
-        if info.task == "classify":
-            counts[int(label)] += 1
+    # disable=None: a bar on a terminal only. The ``with`` clears it before an error reaches the CLI.
+    with tqdm(
+        range(len(source)), desc="inspect", unit="img", disable=None if progress else True, leave=False
+    ) as bar:
+        for i in bar:
+            label = source.read(i).label if verify else source.label(i)
+            if info.task == "classify":
+                counts[_class_index(label, info.classes, source, i)] += 1
     if info.task == "classify":
-        names = info.classes or tuple(str(k) for k in sorted(counts))
+        names = info.classes or tuple(str(k) for k in range(max(counts, default=-1) + 1))
         out["classes"] = {name: counts.get(k, 0) for k, name in enumerate(names)}
     return out
+
+
+def _class_index(label: Any, classes: tuple[str, ...] | None, source: Source, index: int) -> int:
+    """A classify label as a class index, or InputError naming the sample when it is not a valid one."""
+    if isinstance(label, bool) or not isinstance(label, numbers.Integral) or label < 0:
+        problem = f"class label {label!r} is not a class index"
+    elif classes is not None and label >= len(classes):
+        problem = f"class index {label} outside the {len(classes)} classes"
+    else:
+        return int(label)
+    raise InputError.at(source.info.path, f"sample {source.sample_id(index)!r}: {problem}")

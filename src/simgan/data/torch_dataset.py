@@ -16,25 +16,42 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from simgan.data.images import to_float
 from simgan.data.source import Source
+from simgan.errors import InputError
 
 __all__ = ["label_to_target", "ImageDataset", "make_loader"]
 
 
+_TARGET_SHAPES = {"gaze": ("gaze", (3,)), "handpose": ("uv", (14, 2))}
+
+
 def label_to_target(task: str | None, label: Any) -> torch.Tensor:
-    """Encode one label as the tensor a task model trains on (table in the module docstring)."""
+    """Encode one label as the tensor a task model trains on (table in the module docstring).
+
+    Raises:
+        ValueError: an unknown task, or a label that does not have the task's key and shape.
+    """
     if task is None or label is None:
         return torch.tensor(-1, dtype=torch.int64)
     if task == "classify":
+        if isinstance(label, bool) or not isinstance(label, int | np.integer):
+            raise ValueError(f"classify label must be a class index, got {label!r}")
         return torch.tensor(int(label), dtype=torch.int64)
-    if task == "gaze":
-        return torch.tensor(label["gaze"], dtype=torch.float32)
-    if task == "handpose":
-        return torch.tensor(label["uv"], dtype=torch.float32)
-    raise ValueError(f"unknown task {task!r}")
+    if task not in _TARGET_SHAPES:
+        raise ValueError(f"unknown task {task!r}")
+    key, shape = _TARGET_SHAPES[task]
+    if not isinstance(label, dict) or key not in label:
+        raise ValueError(f"{task} label must be an object with {key!r}, got {label!r:.80}")
+    try:
+        target = torch.tensor(label[key], dtype=torch.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{task} label {key!r} is not numeric: {label[key]!r:.80}") from None
+    if tuple(target.shape) != shape:
+        raise ValueError(f"{task} label {key!r} has shape {tuple(target.shape)}, expected {shape}")
+    return target
 
 
 class ImageDataset(Dataset):
@@ -63,7 +80,11 @@ class ImageDataset(Dataset):
         if self._cache is not None and j in self._cache:
             return self._cache[j]
         sample = self.source.read(j)
-        item = torch.from_numpy(to_float(sample.image)), label_to_target(self.task, sample.label)
+        try:
+            target = label_to_target(self.task, sample.label)
+        except ValueError as e:  # a malformed label on disk is bad input: name the dataset and the sample
+            raise InputError.at(self.source.info.path, f"sample {sample.id!r}: {e}") from None
+        item = torch.from_numpy(to_float(sample.image)), target
         if self._cache is not None:
             self._cache[j] = item
         return item
@@ -78,15 +99,27 @@ def make_loader(
     drop_last: bool = False,
     num_workers: int = 0,
 ) -> DataLoader:
-    """A DataLoader whose order depends only on ``seed`` (and the epoch count), not on global RNG state."""
-    gen = torch.Generator()
-    gen.manual_seed(seed)
+    """A DataLoader whose order depends only on ``seed`` (and the epoch count), not on global RNG state.
+
+    The shuffle order is the same for any ``num_workers``: the sampler draws its permutations from its own
+    generator. (With one shared generator, the loader also draws a worker base seed from it on every epoch
+    without persistent workers but only once with them, so epoch 2 onwards would depend on the worker count.)
+    """
+    sampler: Sampler[int]
+    if shuffle:
+        order_gen = torch.Generator()
+        order_gen.manual_seed(seed)
+        sampler = RandomSampler(dataset, generator=order_gen)  # type: ignore[arg-type]
+    else:
+        sampler = SequentialSampler(dataset)  # type: ignore[arg-type]
+    worker_gen = torch.Generator()
+    worker_gen.manual_seed(seed + 1)  # worker base seeds only; kept apart from the order
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=sampler,
         drop_last=drop_last,
         num_workers=num_workers,
-        generator=gen,
+        generator=worker_gen,
         persistent_workers=num_workers > 0,
     )

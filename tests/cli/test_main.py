@@ -1,0 +1,79 @@
+"""The ``simgan`` entry point: help for every subcommand, the plug-in contract, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from simgan import __version__
+from simgan.cli import build_parser, commands
+
+RunCli = Callable[..., tuple[int, str, str]]
+COMMANDS = [m.NAME for m in commands()]
+
+
+def test_top_level_help(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("--help")
+    assert code == 0 and "usage: simgan" in out
+    for name in COMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_subcommand_help(run_cli: RunCli, name: str) -> None:
+    code, out, err = run_cli(name, "--help")
+    assert code == 0, err
+    assert out.startswith(f"usage: simgan {name}")
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_subcommand_module_contract(name: str) -> None:
+    mod = next(m for m in commands() if m.NAME == name)
+    assert isinstance(mod.HELP, str) and mod.HELP
+    assert isinstance(mod.ORDER, int)
+    assert mod.__doc__ and mod.__doc__.strip()  # the command's description
+    assert callable(mod.add_arguments) and callable(mod.run)
+
+
+def test_inspect_and_convert_are_registered_in_order() -> None:
+    assert COMMANDS.index("inspect") < COMMANDS.index("convert")
+    orders = [m.ORDER for m in commands()]
+    assert orders == sorted(orders)
+    build_parser()  # building twice is fine (no global state)
+
+
+def test_version_and_missing_command(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("--version")
+    assert code == 0 and out.strip() == f"simgan {__version__}"
+    code, _, err = run_cli()
+    assert code == 2 and "required" in err
+    code, _, err = run_cli("frobnicate")
+    assert code == 2 and "invalid choice" in err
+
+
+def test_keyboard_interrupt_is_one_line_130(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simgan.cli import inspect_cmd
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inspect_cmd, "run", interrupted)
+    code, out, err = run_cli("inspect", ".")
+    assert code == 130 and err.count("\n") == 1 and "rerun with the same arguments" in err
+
+
+def test_console_script_bad_input_has_no_traceback(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("simgan")
+    assert exe.is_file(), "the simgan console script is installed next to the interpreter"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    missing = tmp_path / "no such dir"
+    proc = subprocess.run(
+        [str(exe), "inspect", str(missing)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"simgan inspect: error: {missing}: no such file or folder\n"
