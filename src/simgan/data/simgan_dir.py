@@ -267,8 +267,14 @@ class DatasetWriter:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def add(self, sample_id: str, image: np.ndarray, label: Any = None) -> None:
-        """Write one sample. ``image`` is (H, W, C) (or (H, W)) of the declared size and dtype."""
+    def add(
+        self, sample_id: str, image: np.ndarray, label: Any = None, params: dict[str, Any] | None = None
+    ) -> None:
+        """Write one sample. ``image`` is (H, W, C) (or (H, W)) of the declared size and dtype.
+
+        ``params`` (optional) is stored beside the label in the same ``labels.jsonl`` line under
+        ``"params"``: how a simulator made this sample, for auditing and filtering (readers ignore it).
+        """
         sample_id = str(sample_id)
         if sample_id in self._ids:
             raise ValueError(f"duplicate id {sample_id!r}")
@@ -283,9 +289,10 @@ class DatasetWriter:
             )
         file = f"images/{len(self._ids):08d}.png"
         write_png(self.root / file, image)
-        line = json.dumps(
-            {"id": sample_id, "file": file, "label": label}, separators=(",", ":"), default=_json_default
-        )
+        record = {"id": sample_id, "file": file, "label": label}
+        if params is not None:
+            record["params"] = params
+        line = json.dumps(record, separators=(",", ":"), default=_json_default)
         self._labels.write(line.encode("utf-8") + b"\n")  # one write: the sample's commit point
         self._labels.flush()
         self._ids.add(sample_id)

@@ -1,7 +1,10 @@
 """The simulator plug-in contract and the ``simulate`` driver that writes a simgan dataset.
 
 A simulator renders a *batch* of labelled images from a NumPy generator (vectorised; no per-pixel Python
-loops). Labels are free: every randomised parameter goes into the label dict so users can audit and filter.
+loops). Labels are free, and every randomised parameter is recorded per sample so users can audit and
+filter: dict labels (gaze, handpose) carry them as extra keys; simulators whose label must stay a plain
+class index implement ``render_with_params``, and its per-sample dicts are stored under ``"params"`` in
+the same ``labels.jsonl`` line.
 Register one with ``@register_simulator("name")`` on a :class:`Simulator` subclass (``template.py`` is a
 copyable example).
 
@@ -138,10 +141,14 @@ def simulate(
             ids = [f"{i:08d}" for i in range(k * BATCH, min(n, (k + 1) * BATCH))]
             todo = [sid not in writer for sid in ids]
             if any(todo):
-                images, labels = sim.render(np.random.default_rng([seed, k]), BATCH, hw, target)
+                rng = np.random.default_rng([seed, k])
+                if hasattr(sim, "render_with_params"):
+                    images, labels, params = sim.render_with_params(rng, BATCH, hw, target)
+                else:
+                    (images, labels), params = sim.render(rng, BATCH, hw, target), None
                 for j, sid in enumerate(ids):
                     if todo[j]:
-                        writer.add(sid, images[j], labels[j])
+                        writer.add(sid, images[j], labels[j], None if params is None else params[j])
             bar.update(len(ids))
         bar.close()
     return open_dataset(out).info
