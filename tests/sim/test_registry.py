@@ -117,3 +117,15 @@ def test_template_plugin_follows_the_contract() -> None:
         SIMULATORS.clear()
         SIMULATORS.update(saved)
         sys.modules.pop("simgan.sim.template", None)
+
+
+def test_randomized_parameters_are_stored_beside_int_labels(tmp_path: Path) -> None:
+    simulate("digits", 12, tmp_path / "d", seed=0, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "d" / "labels.jsonl").open()]
+    assert len(records) == 12
+    for r in records:
+        assert isinstance(r["label"], int)  # classify labels stay plain class indices
+        assert {"font", "rotation", "shear", "blur"} <= set(r["params"])
+    assert len({r["params"]["rotation"] for r in records}) > 1
+    src = open_dataset(tmp_path / "d")
+    assert src.label(3) == records[3]["label"]  # readers ignore the extra key
