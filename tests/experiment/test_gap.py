@@ -1,0 +1,115 @@
+"""The reality-gap experiment end to end on tiny settings: every task, the JSON schema, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simgan.experiment.gap import HEADLINE, _aggregate, gap_table
+
+TINY = [
+    "--n-synthetic", "256", "--repeats", "2", "--refiner-steps", "4", "--epochs", "1", "--no-realism",
+]  # fmt: skip
+
+
+def _tiny_config(tmp_path: Path, task: str, scale: int = 2) -> Path:
+    """A YAML config shrinking the refiner and the task model so a run takes seconds."""
+    path = tmp_path / f"{task}.yaml"
+    path.write_text(
+        f"task: {task}\n"
+        f"scale: {scale}\n"
+        "n_real: 96\n"
+        "refiner: {preset: digits, pretrain_r_steps: 2, pretrain_d_steps: 2, batch_size: 16, "
+        "history_size: 64, "
+        "log_every: 2, ckpt_every: 4, grid_every: 4}\n"
+        "task_model: {batch_size: 64, width: 4, hg_stacks: 1, hg_depth: 2}\n"
+    )
+    return path
+
+
+def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) -> None:
+    out = tmp_path / "gap"
+    code, stdout, err = run_cli(
+        "experiment", "gap", "--config", _tiny_config(tmp_path, "digits"), "--out", out, *TINY
+    )
+    assert code == 0, err
+    result = json.loads((out / "gap.json").read_text())
+    assert result["task"] == "digits" and result["repeats"] == 2
+    assert set(result["results"]) == {"synthetic", "refined", "synthetic_4x", "refined_4x", "real"}
+    for row, m in result["results"].items():
+        assert 0.0 <= m["accuracy"] <= 1.0 and m["accuracy_std"] >= 0.0, row
+        assert m["n_repeats"] == 2
+        assert len(result["per_repeat"][row]) == 2
+    # Refined sets keep the synthetic ids and labels; the 4x set is twice as large (scale: 2).
+    syn = (out / "data" / "synthetic_r0" / "labels.jsonl").read_text().splitlines()
+    ref = (out / "data" / "refined_r0" / "labels.jsonl").read_text().splitlines()
+    assert [json.loads(a)["label"] for a in syn] == [json.loads(b)["label"] for b in ref]
+    assert result["results"]["synthetic_4x"]["n_train"] + result["results"]["synthetic_4x"]["n_val"] == 512
+    # The refiner never sees the test split: the three real splits are disjoint.
+    ids = {
+        name: {json.loads(line)["id"] for line in (out / "data" / f"real_{name}" / "labels.jsonl").open()}
+        for name in ("unlabeled", "labeled", "test")
+    }
+    assert not ids["unlabeled"] & ids["test"] and not ids["labeled"] & ids["test"]
+    assert sum(len(v) for v in ids.values()) == 1797
+    assert "training data" in stdout and "refined_4x" in stdout
+
+
+def test_rerun_resumes_and_a_changed_config_is_refused(tmp_path: Path, run_cli) -> None:
+    cfg = _tiny_config(tmp_path, "digits", scale=0)
+    out = tmp_path / "gap"
+    args = ["experiment", "gap", "--config", cfg, "--out", out, *TINY, "--repeats", "1"]
+    assert run_cli(*args)[0] == 0
+    metrics = out / "tasks" / "synthetic_r0" / "metrics.json"
+    stamp = metrics.stat().st_mtime_ns
+    code, _, err = run_cli(*args)
+    assert code == 0, err
+    assert metrics.stat().st_mtime_ns == stamp  # finished task runs are reused, not retrained
+    code, _, err = run_cli(*args[:-2], "--repeats", "1", "--n-synthetic", "300")
+    assert code == 2 and "different config" in err and str(out) in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("task", "size"),
+    [("eyes", "24x40"), ("hands", "32x32")],
+)
+def test_pseudo_real_tasks_run(tmp_path: Path, run_cli, task: str, size: str) -> None:
+    out = tmp_path / task
+    code, _, err = run_cli(
+        "experiment", "gap", "--config", _tiny_config(tmp_path, task, scale=0), "--out", out,
+        "--size", size, *TINY, "--repeats", "1", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((out / "gap.json").read_text())
+    task_model = {"eyes": "gaze", "hands": "handpose"}[task]
+    assert result["task_model"] == task_model
+    for row in ("synthetic", "refined", "real"):
+        m = result["results"][row]
+        for path, _, _ in HEADLINE[task_model]:
+            head, _, d = path.partition(".")
+            assert head in m and (not d or d in m[head]), (row, path)
+    dataset = json.loads((out / "data" / "real_test" / "dataset.json").read_text())
+    assert dataset["provenance"]["target"] == "pseudo-real"
+
+
+def test_aggregate_and_table_use_mean_and_population_std() -> None:
+    runs = [{"accuracy": 0.5, "n_train": 10}, {"accuracy": 0.7, "n_train": 10}]
+    agg = _aggregate(runs, "classify")
+    assert agg["accuracy"] == pytest.approx(0.6) and agg["accuracy_std"] == pytest.approx(0.1)
+    header, rows = gap_table(
+        {"task": "digits", "task_model": "classify", "repeats": 2, "results": {"x": agg}}
+    )
+    assert header[-1] == "accuracy" and rows == [["x", "10", "60.0 +/- 10.0"]]
+
+
+def test_bad_inputs_exit_2(tmp_path: Path, run_cli) -> None:
+    code, _, err = run_cli("experiment", "gap", "--out", tmp_path / "o", "--real-labeled", tmp_path / "nope")
+    assert code == 2 and "--real-unlabeled" in err
+    code, _, err = run_cli(
+        "experiment", "gap", "--out", tmp_path / "o2", "--real-unlabeled", tmp_path / "missing",
+        "--real-test", tmp_path / "missing",
+    )  # fmt: skip
+    assert code == 2 and "missing" in err
