@@ -1,0 +1,76 @@
+"""A small digit CNN: the lecture's ``MyCNN`` (conv/ReLU/pool, then two linear layers), fixed so it runs.
+
+The lecture's version has three bugs: ``out.view*(batch_size, -1)`` (a typo that multiplies a method), a
+first linear layer with 10 outputs feeding a layer that expects 100, and a flattened size (64 x 3 x 3)
+that only holds for 28x28 inputs (5x5 "valid" convolutions cannot even run on 8x8 digits). Here the
+convolutions are padded ("same" size), pooling rounds up so tiny maps never vanish, and an adaptive
+average pool brings any input size (8x8 scikit-learn digits, 28x28 MNIST-like, 32x32 RGB SVHN-like) to the
+lecture's 3x3 grid before the linear layers, so the head is the lecture's ``Linear(64*3*3, 100) -> ReLU ->
+Linear(100, classes)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["DigitCNN"]
+
+
+class DigitCNN(nn.Module):
+    """Conv(5x5, w) -> ReLU -> Conv(5x5, 2w) -> ReLU -> MaxPool2 -> Conv(5x5, 4w) -> ReLU -> MaxPool2
+    -> AdaptiveAvgPool(3x3) -> Linear(4w*9, hidden) -> ReLU -> Linear(hidden, classes).
+
+    With the default ``width=16`` the channel counts are the lecture's 16, 32, 64.
+
+    Args:
+        in_channels: image channels (1 grey, 3 colour).
+        num_classes: number of classes K.
+        width: channels of the first convolution (then 2x and 4x).
+        hidden: units of the hidden linear layer.
+
+    Shape:
+        x: (B, C, H, W) float in [-1, 1], any H, W >= 1; returns logits (B, K).
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16, hidden: int = 100):
+        super().__init__()
+        if in_channels < 1 or num_classes < 2 or width < 1 or hidden < 1:
+            raise ValueError(
+                f"DigitCNN needs in_channels >= 1, num_classes >= 2, width >= 1, hidden >= 1; got "
+                f"{in_channels}, {num_classes}, {width}, {hidden}"
+            )
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, w, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w, 2 * w, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2, 2, ceil_mode=True),  # ceil: a 1-pixel map stays 1 pixel instead of 0
+            nn.Conv2d(2 * w, 4 * w, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2, 2, ceil_mode=True),
+            nn.AdaptiveAvgPool2d((3, 3)),  # any input size -> the lecture's 3x3 grid
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(),  # (B, 4w * 9)
+            nn.Linear(4 * w * 9, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"DigitCNN expects (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        return self.head(self.features(x))  # (B, K)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores for evaluation.
+
+        Shape:
+            x: (B, C, H, W); returns logits (B, K) (argmax is the predicted class).
+        """
+        return self(x)

@@ -1,0 +1,195 @@
+"""The task trainer as a library: mixing, validation split, model selection, early stopping, fine-tuning,
+checkpoints, determinism, and that gaze and hand networks actually learn a toy mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simgan.data import DatasetWriter, open_dataset
+from simgan.errors import InputError
+from simgan.train.task import CHECKPOINT_FORMAT, TaskConfig, evaluate, load_task_model, train_task
+
+QUICK = TaskConfig(epochs=3, batch_size=16, lr=1e-2, gaze_hidden=32, hg_depth=1, width=8, plot=False)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> object:
+    """One intra-op thread: on a loaded 2-core machine, two threads make these tiny networks ~20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def write_toy(root: Path, task: str, n: int, seed: int, size: int | None = None) -> Path:
+    """A bright 3x3 blob whose position encodes the label (class = quadrant; gaze = offset; joints = blob)."""
+    rng = np.random.default_rng(seed)
+    hw = size or {"classify": 8, "gaze": 20, "handpose": 16}[task]
+    kw = {"classes": ["a", "b", "c", "d"]} if task == "classify" else {}
+    offsets = np.random.default_rng(99).uniform(-2, 2, (14, 2))  # the same hand shape in every set
+    with DatasetWriter(root, task=task, height=hw, width=hw, channels=1, **kw) as w:
+        for i in range(n):
+            img = rng.integers(0, 40, (hw, hw), dtype=np.uint8)
+            if task == "classify":
+                k = int(rng.integers(0, 4))
+                u, v = (k % 2) * hw // 2 + hw // 4, (k // 2) * hw // 2 + hw // 4
+                label: object = k
+            else:
+                u, v = (int(c) for c in rng.integers(3, hw - 3, 2))
+            img[v - 1 : v + 2, u - 1 : u + 2] = 255
+            if task == "gaze":
+                g = np.array([(u - (hw - 1) / 2) / hw, (v - (hw - 1) / 2) / hw, -1.0])
+                g /= np.linalg.norm(g)
+                label = {"gaze": g.tolist(), "pitch": math.asin(-g[1]), "yaw": math.atan2(-g[0], -g[2])}
+            elif task == "handpose":
+                uv = np.clip(np.array([u, v]) + offsets, 0, hw - 1)
+                label = {"uv": uv.tolist(), "xyz": np.zeros((14, 3)).tolist()}
+            w.add(f"{i:04d}", img, label)
+    return root
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("toy")
+    return {
+        "classify_a": write_toy(base / "classify_a", "classify", 64, 0),
+        "classify_b": write_toy(base / "classify_b", "classify", 32, 1),
+        "classify_test": write_toy(base / "classify_test", "classify", 24, 2),
+        "gaze": write_toy(base / "gaze", "gaze", 160, 3),
+        "gaze_test": write_toy(base / "gaze_test", "gaze", 48, 4),
+        "hand": write_toy(base / "hand", "handpose", 96, 5),
+        "hand_test": write_toy(base / "hand_test", "handpose", 48, 6),
+        "hand_18px": write_toy(base / "hand_18px", "handpose", 8, 7, size=18),
+    }
+
+
+def _history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def test_mixed_sets_split_select_and_checkpoint(toy: dict[str, Path], tmp_path: Path) -> None:
+    train = [open_dataset(toy["classify_a"]), open_dataset(toy["classify_b"])]
+    test = open_dataset(toy["classify_test"])
+    cfg = dataclasses.replace(QUICK, epochs=4, val_fraction=0.25)
+    m = train_task(cfg, train, test, tmp_path / "run", progress=False)
+    # 96 mixed samples: a seeded quarter is held out, the test set is separate.
+    assert (m["n_train"], m["n_val"], m["n_test"]) == (72, 24, 24)
+    assert m["classes"] == ["a", "b", "c", "d"] and np.asarray(m["confusion"]).sum() == 24
+    hist = _history(tmp_path / "run")
+    assert len(hist) == 4 and all(h["phase"] == "train" for h in hist)
+    best_acc = max(h["val/accuracy"] for h in hist)
+    assert m["best"]["val/accuracy"] == best_acc
+    # best.pt is a plain dict that loads without pickled code, and reproduces the reported test metric.
+    ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert ckpt["format"] == CHECKPOINT_FORMAT and ckpt["epoch"] == m["best"]["epoch"]
+    model, config = load_task_model(tmp_path / "run" / "best.pt")
+    assert config["val_fraction"] == 0.25
+    again = evaluate(model, test, "classify")
+    assert again["accuracy"] == m["accuracy"] and again["n"] == 24
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["_non_default"]["val_fraction"] == 0.25
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == m
+
+
+def test_finetune_runs_after_pretraining_at_lower_lr(toy: dict[str, Path], tmp_path: Path) -> None:
+    cfg = dataclasses.replace(QUICK, epochs=4, finetune_lr_factor=0.1)
+    src = [open_dataset(toy["classify_a"])]
+    m = train_task(cfg, src, None, tmp_path / "run", finetune=open_dataset(toy["classify_b"]), progress=False)
+    hist = _history(tmp_path / "run")
+    assert [h["phase"] for h in hist] == ["train"] * 4 + ["finetune"] * 2  # default: half the epochs
+    assert [h["lr"] for h in hist if h["phase"] == "finetune"] == pytest.approx([1e-3, 1e-3])
+    assert m["best"]["phase"] == "finetune"
+    assert m["n_train"] + m["n_val"] == 64 + 32 and m["n_test"] == 0 and "accuracy" not in m
+
+
+def test_patience_stops_when_validation_stalls(toy: dict[str, Path], tmp_path: Path) -> None:
+    # A learning rate this small leaves float32 weights unchanged: the validation score cannot improve.
+    cfg = dataclasses.replace(QUICK, epochs=10, patience=2, lr=1e-30)
+    m = train_task(cfg, [open_dataset(toy["classify_a"])], None, tmp_path / "run", progress=False)
+    assert len(_history(tmp_path / "run")) == 3
+    assert m["best"]["epoch"] == 1
+
+
+def test_without_validation_the_last_epoch_is_kept(toy: dict[str, Path], tmp_path: Path) -> None:
+    cfg = dataclasses.replace(QUICK, val_fraction=0.0)
+    m = train_task(cfg, [open_dataset(toy["classify_a"])], None, tmp_path / "run", progress=False)
+    assert m["n_val"] == 0 and m["best"]["epoch"] == 3 and "val/loss" not in m["best"]
+
+
+def test_same_seed_same_run(toy: dict[str, Path], tmp_path: Path) -> None:
+    src = [open_dataset(toy["classify_a"])]
+    cfg = dataclasses.replace(QUICK, augment=("crop", "rotate", "jitter"))
+    train_task(cfg, src, None, tmp_path / "a", progress=False)
+    train_task(cfg, src, None, tmp_path / "b", progress=False)
+    train_task(dataclasses.replace(cfg, seed=1), src, None, tmp_path / "c", progress=False)
+    losses = {k: [h["train/loss"] for h in _history(tmp_path / k)] for k in "abc"}
+    assert losses["a"] == losses["b"] and losses["a"] != losses["c"]
+
+
+def test_gaze_net_learns_the_toy_mapping(toy: dict[str, Path], tmp_path: Path) -> None:
+    test = open_dataset(toy["gaze_test"])
+    cfg = dataclasses.replace(QUICK, task="gaze", epochs=10, batch_size=8, lr=1e-3, augment=("flip",))
+    m = train_task(cfg, [open_dataset(toy["gaze"])], test, tmp_path / "run", progress=False)
+    # Baseline: always predict the mean training gaze.
+    g = np.array([open_dataset(toy["gaze"]).label(i)["gaze"] for i in range(160)]).mean(0)
+    t = np.array([test.label(i)["gaze"] for i in range(len(test))])
+    base = np.degrees(np.arccos(np.clip(t @ g / np.linalg.norm(g), -1, 1))).mean()
+    assert m["angular_error_deg"] < 0.6 * base, (m["angular_error_deg"], base)
+    assert m["within_deg"]["20"] >= m["within_deg"]["5"]
+
+
+def test_hourglass_learns_the_toy_joints(toy: dict[str, Path], tmp_path: Path) -> None:
+    test = open_dataset(toy["hand_test"])
+    cfg = dataclasses.replace(QUICK, task="handpose", epochs=6, hg_stride=2, augment=("flip", "crop"))
+    m = train_task(cfg, [open_dataset(toy["hand"])], test, tmp_path / "run", progress=False)
+    uv = np.array([open_dataset(toy["hand"]).label(i)["uv"] for i in range(96)]).mean(0)
+    t = np.array([test.label(i)["uv"] for i in range(len(test))])
+    base = np.linalg.norm(t - uv, axis=2).mean()
+    assert m["mean_error_px"] < 0.6 * base, (m["mean_error_px"], base)
+    assert all(m["frames_within_px"][d] <= m["within_px"][d] for d in m["within_px"])
+
+
+def test_bad_inputs_name_the_dataset(toy: dict[str, Path], tmp_path: Path) -> None:
+    hand_cfg = dataclasses.replace(QUICK, task="handpose", hg_stride=4)
+    with pytest.raises(InputError, match=r"hand_18px.*not divisible by hg_stride 4"):
+        train_task(hand_cfg, [open_dataset(toy["hand_18px"])], None, tmp_path / "run", progress=False)
+    with pytest.raises(InputError, match=r"gaze.*--test dataset is labelled for task 'gaze'"):
+        train_task(QUICK, [open_dataset(toy["classify_a"])], open_dataset(toy["gaze"]), tmp_path / "r")
+    model, _ = load_task_model_after(toy, tmp_path)
+    with pytest.raises(InputError, match="labelled for task 'handpose'"):
+        evaluate(model, open_dataset(toy["hand"]), "classify")
+    with pytest.raises(InputError, match="config: epochs"):
+        train_task(
+            dataclasses.replace(QUICK, epochs=0), [open_dataset(toy["classify_a"])], None, tmp_path / "r"
+        )
+    assert not (tmp_path / "r").exists()
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="bad.pt"):
+        load_task_model(tmp_path / "bad.pt")
+
+
+def load_task_model_after(toy: dict[str, Path], tmp_path: Path) -> tuple[torch.nn.Module, dict]:
+    """Train one epoch and load its best checkpoint (helper for the error test)."""
+    cfg = dataclasses.replace(QUICK, epochs=1)
+    train_task(cfg, [open_dataset(toy["classify_a"])], None, tmp_path / "one", progress=False)
+    return load_task_model(tmp_path / "one" / "best.pt")
+
+
+def test_streaming_from_disk_when_data_exceed_the_memory_budget(toy: dict[str, Path], tmp_path: Path) -> None:
+    cfg = dataclasses.replace(QUICK, in_memory_mb=0, augment=("crop",))
+    src, test = open_dataset(toy["classify_a"]), open_dataset(toy["classify_test"])
+    m = train_task(
+        cfg, [src], test, tmp_path / "run", finetune=open_dataset(toy["classify_b"]), progress=False
+    )
+    assert (m["n_train"], m["n_val"], m["n_test"]) == (58 + 29, 6 + 3, 24)
+    losses = [h["train/loss"] for h in _history(tmp_path / "run")]
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    model, _ = load_task_model(tmp_path / "run" / "best.pt")
+    assert evaluate(model, test, "classify", in_memory_mb=0)["accuracy"] == m["accuracy"]
