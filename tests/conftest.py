@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests run on CPU with few threads so that parallel jobs on a 2-core box stay fair."""
+"""Shared fixtures. Tests run on CPU with one intra-op thread: the networks are tiny, and on a shared 2-core
+machine a second thread mostly adds contention (measured up to 20x slower under load)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from simgan.cli import main as cli_main
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@ from typing import IO, Any
 
 __all__ = ["atomic_write", "write_bytes", "write_text", "write_json"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None], durable: bool = True) -> None:
     """Call ``writer(fileobj)`` on a temporary file, then atomically move it to ``path``.
@@ -30,6 +33,7 @@ def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None], durable:
             f.flush()
             if durable:
                 os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give results the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:
