@@ -1,0 +1,182 @@
+"""Refine a dataset with a trained SimGAN refiner: same ids, same labels, new pixels.
+
+:func:`refine` streams the input in batches (constant memory), runs R on the best device (bf16 autocast and
+channels_last on CUDA) and writes a simgan dataset directory with :class:`~simgan.data.DatasetWriter`. The
+output's ``dataset.json`` keeps the input's task, classes and label schema, and its provenance records the
+refiner (run folder, checkpoint, step, config) and the input. An interrupted call resumes: ids already
+written are skipped, so the result has every id exactly once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from simgan.config import config_from_dict
+from simgan.data.images import to_float
+from simgan.data.simgan_dir import DatasetWriter
+from simgan.data.source import DatasetInfo, Source, open_dataset
+from simgan.device import select_device
+from simgan.errors import InputError
+from simgan.nn.refiner import Refiner, build_refiner
+from simgan.train.checkpoint import checkpoint_path, load_checkpoint
+from simgan.train.refiner import RefinerTrainConfig
+
+__all__ = ["load_refiner", "refine", "refine_batch"]
+
+
+def load_refiner(run_or_file: str | Path) -> tuple[Refiner, dict[str, Any]]:
+    """The trained R of a run folder (its ``checkpoint.pt``) or checkpoint file, on the CPU in eval mode.
+
+    Returns:
+        ``(R, provenance)`` where provenance holds ``run``, ``checkpoint``, ``step``, ``iteration`` and
+        ``config`` (a dict).
+
+    Raises:
+        InputError: missing or corrupt checkpoint, or one whose weights do not fit its config.
+    """
+    path = checkpoint_path(run_or_file)
+    ckpt = load_checkpoint(run_or_file)
+    try:
+        cfg = config_from_dict(RefinerTrainConfig, ckpt["config"], str(path))
+        R = build_refiner(cfg.preset, int(ckpt["image"]["channels"]), cfg.refiner_padding)
+        R.load_state_dict(ckpt["R"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
+        raise InputError.at(path, f"checkpoint does not hold a usable refiner ({first[:120]})") from None
+    provenance = {
+        "run": str(path.parent),
+        "checkpoint": str(path),
+        "step": int(ckpt["step"]),
+        "iteration": int(ckpt.get("iteration", 0)),
+        "config": ckpt["config"],
+    }
+    return R.eval(), provenance
+
+
+@torch.no_grad()
+def refine_batch(refiner: nn.Module, images: torch.Tensor, *, amp: bool = True) -> torch.Tensor:
+    """R(x) for one batch, in float32; bf16 autocast and channels_last when on CUDA and ``amp``.
+
+    Shape:
+        images: (B, C, H, W) in [-1, 1] on R's device; returns (B, C, H, W) float32 in [-1, 1].
+    """
+    if images.device.type == "cuda" and amp:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return refiner(images.contiguous(memory_format=torch.channels_last)).float()
+    return refiner(images).float()
+
+
+class _Pending(Dataset):
+    """Samples still to refine: (id, image (C, H, W) float, label)."""
+
+    def __init__(self, source: Source, indices: list[int]):
+        self.source, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, Any]:
+        s = self.source.read(self.indices[i])
+        return s.id, torch.from_numpy(to_float(s.image)), s.label
+
+
+def _collate(items: list[tuple[str, torch.Tensor, Any]]) -> tuple[list[str], torch.Tensor, list[Any]]:
+    ids, images, labels = zip(*items, strict=True)
+    return list(ids), torch.stack(images), list(labels)  # labels stay JSON values (dicts for gaze, hands)
+
+
+def _to_pixels(y: torch.Tensor, dtype: str) -> np.ndarray:
+    """Batched :func:`simgan.data.from_float`: (B, C, H, W) in [-1, 1] -> (B, H, W, C) uint8/uint16."""
+    s = 65535.0 if dtype == "uint16" else 255.0
+    arr = np.clip((y.cpu().numpy() + 1.0) * (s / 2.0), 0.0, s)
+    return np.rint(arr).astype(dtype).transpose(0, 2, 3, 1)
+
+
+def refine(
+    refiner: str | Path | nn.Module,
+    input: str | Path | Source,
+    out: str | Path,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> DatasetInfo:
+    """Refine every image of ``input`` with R and write a simgan dataset to ``out``.
+
+    Args:
+        refiner: a run folder of ``train-refiner``, a checkpoint file, or a refiner module.
+        input: the dataset to refine (any readable layout, or an opened Source).
+        out: output folder (a simgan dataset; an interrupted one is resumed).
+        batch_size: images per forward pass.
+        device: ``None``/``"auto"`` (CUDA when there is one), ``"cpu"``, ``"cuda"``...
+        num_workers: DataLoader workers decoding the input.
+        progress: show a progress bar.
+
+    Returns:
+        The written dataset's info (same count, ids, labels and size as the input).
+
+    Raises:
+        InputError: bad refiner, unreadable input, channels that differ from the refiner's, ``out`` being
+            the input folder or holding a different dataset.
+    """
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    if isinstance(refiner, nn.Module):
+        R, provenance = refiner, {"module": type(refiner).__name__}
+    else:
+        R, provenance = load_refiner(refiner)
+    src = input if isinstance(input, Source) else open_dataset(input)
+    info = src.info
+    channels = getattr(R, "channels", info.channels)
+    if channels != info.channels:
+        raise InputError.at(
+            info.path, f"images have {info.channels} channel(s) but the refiner expects {channels}"
+        )
+    out = Path(out)
+    if out.resolve() == Path(info.path).resolve():
+        raise InputError.at(out, "is the input folder; write the refined dataset to another --out")
+    dev = select_device(device if not isinstance(device, torch.device) else str(device))
+    R = R.to(dev).eval()
+    if dev.type == "cuda":
+        R = R.to(memory_format=torch.channels_last)
+
+    with DatasetWriter(
+        out,
+        height=info.height,
+        width=info.width,
+        channels=info.channels,
+        dtype=info.dtype,
+        task=info.task,
+        classes=info.classes,
+        label_schema=info.extra.get("label_schema"),
+        provenance={
+            "refined_by": provenance,
+            "input": {
+                "path": str(info.path),
+                "layout": info.layout,
+                "provenance": info.extra.get("provenance"),
+            },
+        },
+    ) as writer:
+        # Resume: skip ids already written. A simgan source knows its ids without decoding any pixels.
+        ids = getattr(src, "ids", None)
+        todo = [i for i in range(len(src)) if ids is None or ids[i] not in writer]
+        loader = DataLoader(
+            _Pending(src, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
+        )
+        with tqdm(total=len(todo), desc="refine", unit="img", disable=not progress) as bar:
+            for sids, images, labels in loader:
+                pixels = _to_pixels(refine_batch(R, images.to(dev)), info.dtype)  # (B, H, W, C)
+                for sid, image, label in zip(sids, pixels, labels, strict=True):
+                    if sid not in writer:
+                        writer.add(sid, image, label)
+                bar.update(len(sids))
+    return open_dataset(out).info

@@ -1,0 +1,134 @@
+"""``simgan train-refiner`` and ``simgan refine`` end to end on tiny data, resume, and bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simgan import losses
+from simgan.data import DatasetWriter, open_dataset, write_png
+from simgan.train.checkpoint import load_checkpoint
+
+RunCli = Callable[..., tuple[int, str, str]]
+
+FAST = ["--batch-size", "8", "--history-size", "8", "--pretrain-r-steps", "1", "--pretrain-d-steps", "2"]
+FAST += ["--log-every", "1", "--ckpt-every", "2", "--grid-every", "3", "--device", "cpu"]
+
+
+def _simgan_set(path: Path, n: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    with DatasetWriter(path, height=8, width=8, channels=1, task="classify", classes=["a", "b"]) as w:
+        for i in range(n):
+            w.add(f"s{i:03d}", rng.integers(0, 256, (8, 8, 1), dtype=np.uint8), i % 2)
+    return path
+
+
+def _folder(path: Path, n: int, channels: int, seed: int) -> Path:
+    path.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        write_png(path / f"{i:03d}.png", rng.integers(0, 256, (8, 8, channels), dtype=np.uint8))
+    return path
+
+
+def _one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("simgan "), err
+    for f in fragments:
+        assert f in err, err
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> tuple[Path, Path]:
+    return _simgan_set(tmp_path / "syn", 24, 0), _folder(tmp_path / "real", 20, 1, 1)  # real: unlabelled PNGs
+
+
+def test_train_refine_resume(run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path) -> None:
+    syn, real = data
+    run = tmp_path / "run"
+    args = ["train-refiner", "--synthetic", syn, "--real", real, "--out", run, *FAST]
+    code, out, err = run_cli(*args, "--steps", "3", "--lambda-reg", "0.3")
+    assert code == 0, err
+    assert "trained refiner" in out and "iteration 3" in out and "D accuracy real" in out
+    assert {p.name for p in run.iterdir()} >= {"config.json", "checkpoint.pt", "stats.jsonl", "grids", "tb"}
+    assert load_checkpoint(run)["step"] == 6
+
+    # Resume a finished run to a larger --steps: the saved config (lambda 0.3) is kept.
+    code, out, err = run_cli(*args, "--steps", "5", "--resume")
+    assert code == 0, err
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["steps"] == 5 and cfg["lambda_reg"] == 0.3 and cfg["preset"] == "digits"
+    steps = [json.loads(line)["step"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+    ref = tmp_path / "refined"
+    code, out, err = run_cli("refine", "--refiner", run, "--input", syn, "--out", ref, "--batch-size", "5")
+    assert code == 0, err
+    assert "refined 24 images" in out
+    src, dst = open_dataset(syn), open_dataset(ref)
+    assert [dst.label(i) for i in range(24)] == [src.label(i) for i in range(24)]
+    assert dst.info.extra["provenance"]["refined_by"]["step"] == 8
+    code, out, err = run_cli("refine", "--refiner", run, "--input", syn, "--out", ref)  # rerun: nothing to do
+    assert code == 0 and open_dataset(ref).info.count == 24
+
+
+def test_config_file_and_flags(run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("k_g: 1\nlambda_reg: 2.0\noptimizer_d: rmsprop\nscheduler_r: step\n")
+    syn, real = data
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        "train-refiner", "--synthetic", syn, "--real", real, "--out", run, "--config", cfg, *FAST,
+        "--steps", "2", "--lambda-reg", "1.5", "--no-history", "--global-adversarial",
+    )  # fmt: skip
+    assert code == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["k_g"] == 1 and saved["lambda_reg"] == 1.5 and saved["optimizer_d"] == "rmsprop"
+    assert saved["history"] is False and saved["global_adversarial"] is True
+
+
+def test_bad_input(run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path) -> None:
+    syn, real = data
+    run = tmp_path / "run"
+
+    def train(*extra: str | Path) -> tuple[int, str, str]:
+        return run_cli("train-refiner", "--synthetic", syn, "--out", run, *FAST, "--steps", "1", *extra)
+
+    _one_line_error(*train("--real", tmp_path / "nope"), "--real", "nope", "no such file")
+    rgb = _folder(tmp_path / "rgb", 4, 3, 2)
+    _one_line_error(*train("--real", rgb), "rgb", "3 channel(s)", "have 1")
+    bad_cfg = tmp_path / "bad.yaml"
+    bad_cfg.write_text("lambda: 1\n")
+    _one_line_error(*train("--real", real, "--config", bad_cfg), "bad.yaml", "unknown key 'lambda'")
+    assert train("--real", real)[0] == 0
+    _one_line_error(*train("--real", real), "already holds a refiner run", "--resume")
+    (run / "checkpoint.pt").write_bytes(b"\x00garbage")
+    _one_line_error(*train("--real", real, "--resume"), "checkpoint.pt", "corrupt")
+    _one_line_error(
+        *run_cli("refine", "--refiner", run, "--input", syn, "--out", tmp_path / "o"),
+        "checkpoint.pt",
+        "corrupt",
+    )
+    _one_line_error(
+        *run_cli("refine", "--refiner", tmp_path / "missing", "--input", syn, "--out", tmp_path / "o"),
+        "missing",
+    )
+
+
+def test_nan_exits_with_a_clear_message(
+    run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(losses, "refiner_adversarial_loss", lambda logits: logits.sum() * torch.nan)
+    syn, real = data
+    code, out, err = run_cli(
+        "train-refiner", "--synthetic", syn, "--real", real, "--out", tmp_path / "run", *FAST, "--steps", "2"
+    )
+    assert code == 1 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert "stopped: step 4 (adversarial): non-finite" in last and "checkpoint.pt" in last
+    assert load_checkpoint(tmp_path / "run")["step"] == 2  # the last good one

@@ -1,0 +1,96 @@
+"""The refiner R: keeps any input size, starts as the identity, stays in [-1, 1], checks its input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from simgan.nn.refiner import REFINER_PRESETS, Refiner, RefinerSpec, build_refiner, range_clamp
+
+
+@pytest.mark.parametrize(
+    ("preset", "channels", "size"),
+    [("digits", 1, (8, 8)), ("digits", 3, (5, 9)), ("eyes", 1, (35, 55)), ("hands", 1, (24, 20))],
+)
+def test_keeps_spatial_size(preset: str, channels: int, size: tuple[int, int]) -> None:
+    R = build_refiner(preset, channels)
+    x = torch.rand(2, channels, *size) * 2 - 1
+    assert R(x).shape == x.shape
+
+
+def test_paper_presets() -> None:
+    assert REFINER_PRESETS["eyes"] == RefinerSpec(kernel=3, features=64, blocks=4)
+    assert REFINER_PRESETS["hands"] == RefinerSpec(kernel=7, features=64, blocks=10)
+    R = build_refiner("eyes", 1)
+    assert len(R.blocks) == 4 and R.stem[0].kernel_size == (3, 3) and R.stem[0].out_channels == 64
+    assert R.to_image.kernel_size == (1, 1) and R.to_image.out_channels == 1
+    H = build_refiner("hands", 1)
+    assert len(H.blocks) == 10 and H.blocks[0].conv1.kernel_size == (7, 7)
+
+
+def test_identity_at_init_and_output_range() -> None:
+    torch.manual_seed(0)
+    R = build_refiner("digits", 1)
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    x[0, 0, 0, 0] = -1.0  # saturated pixels (real backgrounds) are reachable exactly
+    assert torch.equal(R(x), x)
+    with torch.no_grad():  # a large residual must still land in the data range
+        R.to_image.bias.fill_(5.0)
+    y = R(x)
+    assert y.min() >= -1 and y.max() <= 1 and torch.all(y == 1.0)
+
+
+def test_learns_a_brightness_shift() -> None:
+    torch.manual_seed(0)
+    R = build_refiner("digits", 1)
+    opt = torch.optim.Adam(R.parameters(), lr=1e-2)
+    x = torch.rand(16, 1, 8, 8) - 0.5
+    first = None
+    for _ in range(80):
+        loss = (R(x) - (x + 0.3)).abs().mean()
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.4 * first
+
+
+def test_errors_name_expected_and_actual() -> None:
+    R = Refiner(1, REFINER_PRESETS["digits"])
+    with pytest.raises(ValueError, match=r"expects \(B, 1, H, W\), got \(2, 3, 8, 8\)"):
+        R(torch.zeros(2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"got \(1, 8, 8\)"):
+        R(torch.zeros(1, 8, 8))
+    with pytest.raises(ValueError, match="odd kernel"):
+        Refiner(1, RefinerSpec(kernel=4))
+    with pytest.raises(ValueError, match="unknown refiner preset"):
+        build_refiner("faces", 1)
+
+
+def test_padding_mode() -> None:
+    assert build_refiner("digits", 1).stem[0].padding_mode == "replicate"
+    zero = build_refiner("digits", 1, padding="zeros")
+    assert zero.stem[0].padding_mode == "zeros" and zero.blocks[0].conv2.padding_mode == "zeros"
+    with pytest.raises(ValueError, match="padding must be"):
+        Refiner(1, RefinerSpec(padding="wrap"))
+
+
+def test_replicate_padding_hides_the_border() -> None:
+    # A blank image: with replicate padding every pixel sees the same (constant) neighbourhood, so R's
+    # output is constant too; zero padding makes border pixels differ (R would know where it is).
+    torch.manual_seed(0)
+    x = -torch.ones(1, 1, 8, 8)
+    for padding, constant in (("replicate", True), ("zeros", False)):
+        R = build_refiner("digits", 1, padding=padding)
+        torch.nn.init.normal_(R.to_image.weight, std=0.5)
+        y = R(x)
+        assert bool(torch.allclose(y, y[0, 0, 0, 0])) is constant
+
+
+def test_range_clamp_gradient_only_blocks_outward_steps() -> None:
+    x = torch.tensor([2.0, 2.0, -2.0, -2.0, 0.5], requires_grad=True)
+    y = range_clamp(x)
+    assert y.tolist() == [1.0, 1.0, -1.0, -1.0, 0.5]
+    y.backward(torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0]))
+    # Descent moves x by -grad: 2.0 with grad 1 comes back (kept), with grad -1 would go further (blocked).
+    assert x.grad.tolist() == [1.0, 0.0, 0.0, -1.0, 1.0]
