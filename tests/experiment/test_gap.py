@@ -25,6 +25,7 @@ def _tiny_config(tmp_path: Path, task: str, scale: int = 2) -> Path:
         "history_size: 64, "
         "log_every: 2, ckpt_every: 4, grid_every: 4}\n"
         "task_model: {batch_size: 64, width: 4, hg_stacks: 1, hg_depth: 2}\n"
+        "min_task_steps: 1\n"
     )
     return path
 

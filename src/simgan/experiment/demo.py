@@ -27,7 +27,7 @@ def demo_config(quick: bool = False, repeats: int | None = None, seed: int = 0) 
         preset="digits",
         steps=1500,
         batch_size=64,
-        lambda_reg=0.5,
+        lambda_reg=0.2,
         pretrain_r_steps=100,
         pretrain_d_steps=200,
         log_every=25,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ class GapConfig:
         seed: base seed; repeat r uses seed + r.
         refiner: the refiner's hyperparameters (``train-refiner``).
         task_model: the task model's training recipe (``train-task``).
+        min_task_steps: every task model gets at least this many optimizer steps (more epochs for small
+            sets), so the few-hundred-image real row is not under-trained next to the 4x rows.
         realism: also measure the two-sample test and FID (synthetic vs real, refined vs real), label
             preservation and a PCA view on repeat 0.
     """
@@ -89,6 +92,7 @@ class GapConfig:
     seed: int = 0
     refiner: RefinerTrainConfig = field(default_factory=RefinerTrainConfig)
     task_model: TaskConfig = field(default_factory=TaskConfig)
+    min_task_steps: int = 300
     realism: bool = True
 
 
@@ -186,7 +190,10 @@ def _train_task_once(
         return json.loads(done.read_text())
     if out.exists():
         shutil.rmtree(out)  # an interrupted task run: retrain from scratch (seconds to minutes)
-    task_cfg = dataclasses.replace(cfg.task_model, task=TASK_OF[cfg.task], seed=seed)
+    tm = cfg.task_model
+    steps_per_epoch = math.ceil(len(train) * (1.0 - tm.val_fraction) / tm.batch_size)
+    epochs = max(tm.epochs, math.ceil(cfg.min_task_steps / max(1, steps_per_epoch)))
+    task_cfg = dataclasses.replace(tm, task=TASK_OF[cfg.task], seed=seed, epochs=epochs)
     return train_task(task_cfg, [train], test, out, progress=progress)
 
 
