@@ -38,9 +38,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import numpy as np
-import scipy.io
 
 from simgan.data.eye_crop import gaze_label, resize_gray
+from simgan.data.matfile import loadmat, whosmat
 from simgan.data.source import DatasetInfo, Sample, Source, register_layout
 from simgan.errors import InputError
 from simgan.gaze import mirror_gaze
@@ -99,26 +99,6 @@ def mirror_rotvec(rotvec: np.ndarray) -> np.ndarray:
     return np.array([r[0], -r[1], -r[2]])
 
 
-def _loadmat(path: Path, **kwargs: Any) -> dict[str, Any]:
-    try:
-        return scipy.io.loadmat(path, **kwargs)
-    except NotImplementedError:
-        raise InputError.at(path, "MATLAB v7.3 (HDF5) file: save it with -v7 (scipy reads v4-v7)") from None
-    except FileNotFoundError:
-        raise InputError.at(path, "file not found") from None
-    except Exception as e:  # scipy raises ValueError, TypeError, MatReadError... on corrupt files
-        raise InputError.at(path, f"not a readable MATLAB .mat file ({e.__class__.__name__}: {e})") from None
-
-
-def _whosmat(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
-    try:
-        return {name: (shape, cls) for name, shape, cls in scipy.io.whosmat(path)}
-    except NotImplementedError:
-        raise InputError.at(path, "MATLAB v7.3 (HDF5) file: save it with -v7 (scipy reads v4-v7)") from None
-    except Exception as e:
-        raise InputError.at(path, f"not a readable MATLAB .mat file ({e.__class__.__name__}: {e})") from None
-
-
 def _person_dirs(path: Path) -> list[Path]:
     """The participant folders below an accepted MPIIGaze path (empty when it is none)."""
     if (path / "Data" / "Normalized").is_dir():
@@ -148,12 +128,12 @@ def _find_evaluation_dir(person_dir: Path) -> Path | None:
 
 def _file_stems(path: Path) -> list[str]:
     """Sample names (``0005``) of one day file, from its ``filenames``; checks the file's structure."""
-    names = _whosmat(path)
+    names = whosmat(path)
     if "data" not in names or names["data"][1] != "struct":
         raise InputError.at(path, "no 'data' struct (expected data.left/data.right with gaze, image, pose)")
     if "filenames" not in names:
         raise InputError.at(path, "no 'filenames' variable (expected one file name per sample)")
-    raw = np.atleast_1d(_loadmat(path, variable_names=["filenames"], squeeze_me=True)["filenames"])
+    raw = np.atleast_1d(loadmat(path, variable_names=["filenames"], squeeze_me=True)["filenames"])
     stems = [PurePosixPath(str(f).replace("\\", "/")).stem for f in raw.ravel()]
     if len(set(stems)) != len(stems):
         raise InputError.at(path, "'filenames' repeats a name (sample ids would not be unique)")
@@ -315,7 +295,7 @@ class MPIIGazeSource(Source):
             self._cache.move_to_end(f)
             return self._cache[f]
         path = self.files[f]
-        mat = _loadmat(path, struct_as_record=False, squeeze_me=True)
+        mat = loadmat(path, struct_as_record=False, squeeze_me=True)
         if "data" not in mat:
             raise InputError.at(
                 path, "no 'data' struct (expected data.left/data.right with gaze, image, pose)"

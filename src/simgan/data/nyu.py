@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.io
 from PIL import Image, UnidentifiedImageError
 
+from simgan.data.matfile import loadmat
 from simgan.data.source import DatasetInfo, Sample, Source, register_layout
 from simgan.errors import InputError
 from simgan.handpose import CENTRE_JOINT, EVAL_JOINTS, crop_box, crop_hand, frame_to_crop_uv, uvd_to_xyz
@@ -101,14 +101,7 @@ def decode_depth(path: str | Path) -> np.ndarray:
 
 def _load_joints(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``joint_uvd`` and ``joint_xyz`` (kinects, N, 36, 3) from ``joint_data.mat``, checked."""
-    try:
-        mat = scipy.io.loadmat(path, variable_names=["joint_uvd", "joint_xyz"])
-    except NotImplementedError:
-        raise InputError.at(path, "MATLAB v7.3 (HDF5) file: save it with -v7 (scipy reads v4-v7)") from None
-    except FileNotFoundError:
-        raise InputError.at(path, "file not found") from None
-    except Exception as e:  # scipy raises ValueError, TypeError, MatReadError... on corrupt files
-        raise InputError.at(path, f"not a readable MATLAB .mat file ({e.__class__.__name__}: {e})") from None
+    mat = loadmat(path, variable_names=["joint_uvd", "joint_xyz"])
     out = []
     for key in ("joint_uvd", "joint_xyz"):
         if key not in mat:

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from simgan.handpose import EVAL_JOINT_NAMES
+
 __all__ = [
     "FINGERS",
     "ANGLE_LIMITS",
@@ -95,23 +97,8 @@ SKELETON_POINTS = (
     "palm_centre",
     "elbow",
 )
-# The 14 NYU evaluation joints in order (simgan.handpose.EVAL_JOINT_NAMES) as skeleton points.
-EVAL_POINTS = (
-    "pinky_tip",
-    "pinky_pip",
-    "ring_tip",
-    "ring_pip",
-    "middle_tip",
-    "middle_pip",
-    "index_tip",
-    "index_pip",
-    "thumb_tip",
-    "thumb_ip",
-    "thumb_mcp",
-    "wrist_ulnar",
-    "wrist_radial",
-    "palm_centre",
-)
+# The 14 NYU evaluation joints in order, as skeleton points (the skeleton uses the same names).
+EVAL_POINTS = EVAL_JOINT_NAMES
 
 # --- Nominal geometry of a 190 mm hand (mm, local frame). ---
 _MCP = {
