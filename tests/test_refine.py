@@ -133,3 +133,15 @@ def test_config_round_trip_in_checkpoint(trained: Path) -> None:
     R, prov = load_refiner(trained)
     cfg = RefinerTrainConfig(**{k: v for k, v in prov["config"].items() if not k.startswith("_")})
     assert dataclasses.asdict(cfg)["preset"] == "digits" and R.spec.blocks == 3
+
+
+def test_refining_into_a_folder_made_by_another_refiner_is_refused(trained: Path, tmp_path: Path) -> None:
+    src = _write(tmp_path / "in", 10, seed=6)
+    refine(trained, src, tmp_path / "out", device="cpu", progress=False)
+    refine(trained, src, tmp_path / "out", device="cpu", progress=False)  # same refiner: a no-op resume
+    other = RefinerTrainConfig(preset="digits", steps=2, batch_size=8, history_size=8, pretrain_d_steps=1)
+    train_refiner(
+        src, _write(tmp_path / "real", 10, seed=7, low=200), tmp_path / "run2", other, progress=False
+    )
+    with pytest.raises(InputError, match="different dataset"):
+        refine(tmp_path / "run2", src, tmp_path / "out", device="cpu", progress=False)

@@ -157,6 +157,7 @@ def refine(
         task=info.task,
         classes=info.classes,
         label_schema=info.extra.get("label_schema"),
+        require_same_provenance=True,  # resuming is only safe with the same refiner and input
         provenance={
             "refined_by": provenance,
             "input": {

@@ -96,14 +96,31 @@ def test_pseudo_real_tasks_run(tmp_path: Path, run_cli, task: str, size: str) ->
     assert dataset["provenance"]["target"] == "pseudo-real"
 
 
-def test_aggregate_and_table_use_mean_and_population_std() -> None:
+def test_aggregate_and_table_use_mean_and_sample_std() -> None:
     runs = [{"accuracy": 0.5, "n_train": 10}, {"accuracy": 0.7, "n_train": 10}]
-    agg = _aggregate(runs, "classify")
-    assert agg["accuracy"] == pytest.approx(0.6) and agg["accuracy_std"] == pytest.approx(0.1)
-    header, rows = gap_table(
-        {"task": "digits", "task_model": "classify", "repeats": 2, "results": {"x": agg}}
+    agg = _aggregate(runs)
+    assert agg["accuracy"] == pytest.approx(0.6) and agg["accuracy_std"] == pytest.approx(0.02**0.5)
+    table = {"task": "digits", "task_model": "classify", "repeats": 2, "results": {"x": agg}}
+    header, rows = gap_table(table)
+    assert header[-1] == "accuracy" and rows == [["x", "10", "60.0 +/- 14.1"]]
+    assert _aggregate(runs[:1])["accuracy_std"] == 0.0  # one repeat: no spread to report
+
+
+def test_refuses_to_mix_or_delete_what_is_not_its_own(tmp_path: Path, run_cli) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "config.json").write_text("{}")
+    code, _, err = run_cli("experiment", "gap", "--out", foreign, "--overwrite")
+    assert code == 2 and "not an experiment folder" in err
+    assert (foreign / "config.json").is_file()  # nothing deleted
+    code, _, err = run_cli("demo", "--quick", "--out", foreign)
+    assert code == 2 and (foreign / "config.json").is_file()
+    real = tmp_path / "real"
+    real.mkdir()
+    code, _, err = run_cli(
+        "experiment", "gap", "--out", tmp_path / "o", "--real-unlabeled", real, "--real-test", real
     )
-    assert header[-1] == "accuracy" and rows == [["x", "10", "60.0 +/- 10.0"]]
+    assert code == 2 and "must not also be a training set" in err
 
 
 def test_bad_inputs_exit_2(tmp_path: Path, run_cli) -> None:

@@ -182,7 +182,7 @@ def test_pseudo_real_has_thicker_degraded_strokes() -> None:
 def test_real_digit_classifier_reads_clean_renders(real_classifier: LogisticRegression) -> None:
     images, labels, _ = _render(SIM.configure(randomize=False), 1000, (8, 8), seed=2)
     accuracy = real_classifier.score(_features(images), labels)
-    assert accuracy > 0.6  # random is 0.1; measured 0.75 (see docs/readme/simulate_digits.md)
+    assert accuracy > 0.6  # random is 0.1; measured 0.75 (see docs/simulate_digits.md)
 
 
 def test_classifier_trained_on_renders_reads_real_digits() -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from simgan.config import config_to_dict
-from simgan.experiment.gap import GapConfig, run_gap
+from simgan.errors import InputError
+from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap
 from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig
 
@@ -25,10 +26,9 @@ def demo_config(quick: bool = False, repeats: int | None = None, seed: int = 0) 
     """The demo's experiment config (``quick``: a smoke test that finishes in well under 2 minutes)."""
     refiner = RefinerTrainConfig(
         preset="digits",
-        steps=1500,
+        steps=2000,
         batch_size=64,
         lambda_reg=0.2,
-        pretrain_r_steps=100,
         pretrain_d_steps=200,
         log_every=25,
         ckpt_every=500,
@@ -47,7 +47,6 @@ def demo_config(quick: bool = False, repeats: int | None = None, seed: int = 0) 
             refiner=dataclasses.replace(
                 refiner,
                 steps=60,
-                pretrain_r_steps=20,
                 pretrain_d_steps=20,
                 ckpt_every=60,
                 grid_every=30,
@@ -75,12 +74,13 @@ def run_demo(
 
     out = Path(out)
     cfg = demo_config(quick, repeats, seed)
-    saved = out / "config.json"
-    if saved.is_file():
-        old = json.loads(saved.read_text())
+    if is_gap_folder(out):
+        old = json.loads((out / "config.json").read_text())
         old.pop("_non_default", None)
         if old != config_to_dict(cfg):
-            print(f"[demo] {out} holds a run with other settings: starting over")
+            if old.get("task") != "digits":
+                raise InputError.at(out, "holds another experiment: choose another --out")
+            print(f"[demo] {out} holds a demo run with other settings: starting over")
             shutil.rmtree(out)
     result = run_gap(cfg, out, device=device, progress=progress)
     print_gap(result, out)

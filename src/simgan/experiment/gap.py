@@ -5,9 +5,10 @@ One call runs the whole S+U loop for a task, per repeat r (seed + r):
 1. data: the real domain split once into *unlabelled* (refiner only), *labelled* (the supervised upper
    bound) and *test* (evaluated, never trained or tuned on); synthetic data from the simulator, n and
    ``scale`` x n samples;
-2. train the refiner R on synthetic vs real-unlabelled (or use ``--refiner RUN``), refine both sets;
+2. train the refiner R on synthetic (the 4x set when made; R reads no labels) vs real-unlabelled images
+   (or use ``--refiner RUN``), and refine both synthetic sets;
 3. train a fresh task model on each training set (synthetic, refined, synthetic_4x, refined_4x, real);
-4. evaluate every model on the real test set; aggregate mean and std over repeats.
+4. evaluate every model on the real test set; aggregate mean and sample std over repeats.
 
 Real domains: digits use scikit-learn's ``load_digits`` (real handwriting, split with a fixed seed);
 eyes and hands have no real data inside a package, so they use the simulators' *pseudo-real* target
@@ -15,7 +16,7 @@ eyes and hands have no real data inside a package, so they use the simulators' *
 
 Output folder::
 
-    OUT/config.json  gap.json  realism.json  labels.json  embedding.png  report.html
+    OUT/config.json  inputs.json  gap.json  realism.json  labels.json  embedding.png  report.html
     OUT/data/        real_unlabeled/ real_labeled/ real_test/ synthetic_r0/ refined_r0/ ...
     OUT/refiner/     the repeat-0 refiner run (stats.jsonl, grids/), refiner_r1/ ... for later repeats
     OUT/tasks/       one train-task run per (training set, repeat)
@@ -116,21 +117,26 @@ def _get(metrics: dict[str, Any], path: str) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
-def _aggregate(runs: list[dict[str, Any]], task: str) -> dict[str, Any]:
-    """Mean and std over repeats of the scalar metrics and of the within-d curves."""
+def _std(vals: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Sample standard deviation over repeats (ddof 1); 0 for a single repeat."""
+    return vals.std(axis=axis, ddof=1) if vals.shape[axis] > 1 else np.zeros_like(vals.mean(axis=axis))
+
+
+def _aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and sample std over repeats of the scalar metrics and of the within-d curves."""
     out: dict[str, Any] = {"n_repeats": len(runs)}
     scalars = {
         k for r in runs for k, v in r.items() if isinstance(v, int | float) and not isinstance(v, bool)
     }
     for k in sorted(scalars):
         vals = np.array([r[k] for r in runs if k in r], dtype=float)
-        out[k], out[f"{k}_std"] = float(vals.mean()), float(vals.std())
+        out[k], out[f"{k}_std"] = float(vals.mean()), float(_std(vals))
     for curve in ("within_deg", "within_px", "frames_within_px"):
         if all(curve in r for r in runs) and runs:
             keys = runs[0][curve].keys()
             vals = np.array([[r[curve][d] for d in keys] for r in runs], dtype=float)
             out[curve] = dict(zip(keys, vals.mean(0).tolist(), strict=True))
-            out[f"{curve}_std"] = dict(zip(keys, vals.std(0).tolist(), strict=True))
+            out[f"{curve}_std"] = dict(zip(keys, _std(vals).tolist(), strict=True))
     return out
 
 
@@ -163,6 +169,9 @@ def _prepare_real(cfg: GapConfig, user: RealData, data: Path, progress: bool) ->
         missing = [k for k in ("unlabeled", "test") if given[k] is None]
         if missing:
             raise InputError(f"--real-{missing[0]} is required when real folders are given")
+        resolved = {k: Path(v).resolve() for k, v in given.items() if v is not None}
+        if resolved["test"] in (resolved["unlabeled"], resolved.get("labeled")):
+            raise InputError.at(given["test"], "the test set must not also be a training set")
         return {k: None if v is None else open_dataset(v) for k, v in given.items()}
     out: dict[str, Source | None] = {}
     if cfg.task == "digits":
@@ -197,17 +206,32 @@ def _train_task_once(
     return train_task(task_cfg, [train], test, out, progress=progress)
 
 
-def _check_or_save_config(cfg: GapConfig, out: Path) -> None:
-    path = out / "config.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
+def _inputs(real: RealData) -> dict[str, str | None]:
+    """The user's folders, resolved: part of what a run's results depend on."""
+    return {k: None if v is None else str(Path(v).resolve()) for k, v in dataclasses.asdict(real).items()}
+
+
+def is_gap_folder(out: Path) -> bool:
+    """True when ``out`` holds an ``experiment gap`` run (its ``inputs.json`` and ``config.json``)."""
+    return (out / "inputs.json").is_file() and (out / "config.json").is_file()
+
+
+def _check_or_save_config(cfg: GapConfig, real: RealData, out: Path) -> None:
+    """Refuse to mix results: a folder holding a run with another config or other data folders is an error."""
+    if is_gap_folder(out):
+        saved = json.loads((out / "config.json").read_text())
         saved.pop("_non_default", None)
-        if saved != config_to_dict(cfg):
+        same_inputs = json.loads((out / "inputs.json").read_text()) == _inputs(real)
+        if saved != config_to_dict(cfg) or not same_inputs:
+            what = "config" if same_inputs else "data folders"
             raise InputError.at(
-                out, "holds an experiment with a different config: choose another --out or pass --overwrite"
+                out, f"holds an experiment with different {what}: choose another --out or pass --overwrite"
             )
+    elif out.exists() and any(out.iterdir()):
+        raise InputError.at(out, "exists and is not an experiment folder: choose another --out")
     else:
-        save_config(cfg, path)
+        save_config(cfg, out / "config.json")
+        atomic.write_json(out / "inputs.json", _inputs(real))
 
 
 def run_gap(
@@ -234,9 +258,10 @@ def run_gap(
     real = real or RealData()
     out = Path(out)
     if overwrite and out.exists():
+        if not is_gap_folder(out):
+            raise InputError.at(out, "is not an experiment folder (--overwrite deletes only those)")
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_or_save_config(cfg, out)
+    _check_or_save_config(cfg, real, out)
     data = out / "data"
     size = tuple(cfg.size) if cfg.size else None
 
@@ -300,7 +325,7 @@ def run_gap(
             m = _train_task_once(cfg, sets[name], test, out / "tasks" / f"{name}_r{r}", seed, progress)
             per_repeat[name].append(m)
 
-    results = {row: _aggregate(runs, TASK_OF[cfg.task]) for row, runs in per_repeat.items() if runs}
+    results = {row: _aggregate(runs) for row, runs in per_repeat.items() if runs}
     result: dict[str, Any] = {
         "task": cfg.task,
         "task_model": TASK_OF[cfg.task],
@@ -322,19 +347,23 @@ def _measure_realism(
     device: str | None,
     log: Any,
 ) -> dict[str, Any]:
-    """Repeat 0's realism (two-sample test, FID) and label preservation, plus a PCA view of the domains."""
+    """Repeat 0's realism (two-sample test, FID) and label preservation, plus a PCA view of the domains.
+
+    Realism compares against real images the refiner never saw: the labelled split (labels unused) when
+    there is one, else the unlabelled split. The test split is never used.
+    """
     from simgan.eval.label_preservation import evaluate_labels
     from simgan.eval.realism import evaluate_realism
     from simgan.viz.embedding import visualize
 
     dev = device or "cpu"
-    real_unl = splits["unlabeled"]
-    assert real_unl is not None
+    real_ref = splits["labeled"] or splits["unlabeled"]
+    assert real_ref is not None
     realism = {}
     for name in ("synthetic", "refined"):
         if name in sets:
             log(f"[gap] realism: real vs {name}")
-            realism[name] = evaluate_realism(real_unl, sets[name], device=dev, progress=False)
+            realism[name] = evaluate_realism(real_ref, sets[name], device=dev, progress=False)
     atomic.write_json(out / "realism.json", realism)
     labels: dict[str, Any] = {}
     if "synthetic" in sets and "refined" in sets:
@@ -347,6 +376,6 @@ def _measure_realism(
         )
         atomic.write_json(out / "labels.json", labels)
     names = [k for k in ("synthetic", "refined") if k in sets] + ["real"]
-    paths = [sets[k] for k in names[:-1]] + [real_unl.info.path]
+    paths = [sets[k] for k in names[:-1]] + [real_ref.info.path]
     visualize(paths, out / "embedding.png", names=names, method="pca", seed=cfg.seed)
     return {"realism": realism, "labels": labels}

@@ -101,8 +101,9 @@ class RefinerTrainConfig:
         global_adversarial: one decision per image instead of per patch (ablation).
         refiner_padding: R's conv padding, ``replicate`` (default: R cannot tell where it is) or ``zeros``
             (see simgan.nn.refiner).
-        pretrain_r_steps: N_R, R updates on self-regularization only. R starts as the identity (see
-            simgan.nn.refiner), so this needs far fewer steps than the paper's 1000.
+        pretrain_r_steps: N_R, R updates on self-regularization only (paper: 1000 for eyes). R starts as
+            the exact identity (see simgan.nn.refiner), where this loss and its gradient are 0, so the
+            default is 0: the phase only matters for a refiner that does not start at the identity.
         pretrain_d_steps: N_D, D updates before the adversarial phase (paper: 200).
         k_g: K_g, R updates per iteration (paper: 2).
         k_d: K_d, D updates per iteration (paper: 1).
@@ -129,7 +130,7 @@ class RefinerTrainConfig:
     history_size: int = 1024
     global_adversarial: bool = False
     refiner_padding: Literal["replicate", "zeros", "reflect"] = "replicate"
-    pretrain_r_steps: int = 100
+    pretrain_r_steps: int = 0
     pretrain_d_steps: int = 200
     k_g: int = 2
     k_d: int = 1
