@@ -131,3 +131,14 @@ def test_bad_inputs_exit_2(tmp_path: Path, run_cli) -> None:
         "--real-test", tmp_path / "missing",
     )  # fmt: skip
     assert code == 2 and "missing" in err
+
+
+def test_demo_quick_prints_the_table_and_writes_the_report(tmp_path: Path, run_cli) -> None:
+    code, stdout, err = run_cli("demo", "--quick", "--out", tmp_path / "demo")
+    assert code == 0, err
+    result = json.loads((tmp_path / "demo" / "gap.json").read_text())
+    assert {"synthetic", "refined", "real"} <= set(result["results"])
+    assert result["realism"]["refined"]["c2st_accuracy"] > 0.0
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "Reality gap" in html and "synthetic" in html
+    assert "training data" in stdout and "report.html" in stdout

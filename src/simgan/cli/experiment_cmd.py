@@ -102,7 +102,7 @@ def print_gap(result: dict, out: Path) -> None:
             f"label preservation (oracle trained on real labels): synthetic "
             f"{labels['oracle_accuracy_synthetic']:.3f}, refined {labels['oracle_accuracy_refined']:.3f}"
         )
-    print(f"\nwrote {out / 'gap.json'}")
+    print(f"\nwrote {out / 'gap.json'} and {out / 'report.html'}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -70,7 +70,6 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result."""
     from simgan.cli.experiment_cmd import print_gap
-    from simgan.viz.report import build_report
 
     out = Path(out)
     cfg = demo_config(quick, repeats, seed)
@@ -84,6 +83,4 @@ def run_demo(
             shutil.rmtree(out)
     result = run_gap(cfg, out, device=device, progress=progress)
     print_gap(result, out)
-    build_report(out, out / "report.html", title="simgan demo: digits")
-    print(f"wrote {out / 'report.html'}")
     return result

@@ -336,6 +336,9 @@ def run_gap(
     if cfg.realism:
         result.update(_measure_realism(cfg, out, first_sets, splits, device, log))
     atomic.write_json(out / "gap.json", result)
+    from simgan.viz.report import build_report  # matplotlib: imported only when a report is written
+
+    build_report(out, out / "report.html", title=f"simgan experiment gap: {cfg.task}")
     return result
 
 
