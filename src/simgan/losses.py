@@ -36,7 +36,6 @@ __all__ = [
     "psi_channel_mean",
     "psi_downsample",
     "self_regularization_loss",
-    "LocalAdversarialLoss",
     "SelfRegularizationLoss",
 ]
 
@@ -172,22 +171,6 @@ def self_regularization_loss(
     f = PSI[psi]
     diff = (f(refined.float()) - f(synthetic.float())).abs()
     return lambda_reg * (diff.mean() if reduction == "mean" else diff.sum())
-
-
-class LocalAdversarialLoss(nn.Module):
-    """Module form of :func:`local_adversarial_loss` with a fixed ``target``.
-
-    Shape:
-        logits: (B, 2, h, w); returns a scalar.
-    """
-
-    def __init__(self, target: int, reduction: str = "mean"):
-        super().__init__()
-        self.target = target
-        self.reduction = reduction
-
-    def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        return local_adversarial_loss(logits, self.target, self.reduction)
 
 
 class SelfRegularizationLoss(nn.Module):

@@ -18,15 +18,15 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from simgan.checkpoint import checkpoint_path, load_checkpoint
 from simgan.config import config_from_dict
 from simgan.data.images import to_float
 from simgan.data.simgan_dir import DatasetWriter
 from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import select_device
 from simgan.errors import InputError
-from simgan.nn.refiner import Refiner, build_refiner
-from simgan.train.checkpoint import checkpoint_path, load_checkpoint
-from simgan.train.refiner import RefinerTrainConfig
+from simgan.nn.refiner import Refiner, build_refiner, refine_images
+from simgan.train.refiner_config import RefinerTrainConfig
 
 __all__ = ["load_refiner", "refine", "refine_batch"]
 
@@ -42,7 +42,7 @@ def load_refiner(run_or_file: str | Path) -> tuple[Refiner, dict[str, Any]]:
         InputError: missing or corrupt checkpoint, or one whose weights do not fit its config.
     """
     path = checkpoint_path(run_or_file)
-    ckpt = load_checkpoint(run_or_file)
+    ckpt = load_checkpoint(run_or_file, "refiner")
     try:
         cfg = config_from_dict(RefinerTrainConfig, ckpt["config"], str(path))
         R = build_refiner(cfg.preset, int(ckpt["image"]["channels"]), cfg.refiner_padding)
@@ -60,17 +60,9 @@ def load_refiner(run_or_file: str | Path) -> tuple[Refiner, dict[str, Any]]:
     return R.eval(), provenance
 
 
-@torch.no_grad()
-def refine_batch(refiner: nn.Module, images: torch.Tensor, *, amp: bool = True) -> torch.Tensor:
-    """R(x) for one batch, in float32; bf16 autocast and channels_last when on CUDA and ``amp``.
-
-    Shape:
-        images: (B, C, H, W) in [-1, 1] on R's device; returns (B, C, H, W) float32 in [-1, 1].
-    """
-    if images.device.type == "cuda" and amp:
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            return refiner(images.contiguous(memory_format=torch.channels_last)).float()
-    return refiner(images).float()
+# R(x) for one batch in float32 (bf16 autocast + channels_last on CUDA): the name ``simgan refine`` and the
+# benchmarks use for the one implementation in simgan.nn.refiner.
+refine_batch = refine_images
 
 
 class _Pending(Dataset):
@@ -175,7 +167,7 @@ def refine(
         )
         with tqdm(total=len(todo), desc="refine", unit="img", disable=not progress) as bar:
             for sids, images, labels in loader:
-                pixels = _to_pixels(refine_batch(R, images.to(dev)), info.dtype)  # (B, H, W, C)
+                pixels = _to_pixels(refine_images(R, images.to(dev), amp=True), info.dtype)  # (B, H, W, C)
                 for sid, image, label in zip(sids, pixels, labels, strict=True):
                     if sid not in writer:
                         writer.add(sid, image, label)

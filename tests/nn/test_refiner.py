@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simgan.nn.refiner import REFINER_PRESETS, Refiner, RefinerSpec, build_refiner, range_clamp
+from simgan.nn.refiner import (
+    REFINER_PRESETS,
+    Refiner,
+    RefinerSpec,
+    build_refiner,
+    range_clamp,
+    refine_images,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +101,26 @@ def test_range_clamp_gradient_only_blocks_outward_steps() -> None:
     y.backward(torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0]))
     # Descent moves x by -grad: 2.0 with grad 1 comes back (kept), with grad -1 would go further (blocked).
     assert x.grad.tolist() == [1.0, 0.0, 0.0, -1.0, 1.0]
+
+
+def test_refine_images_is_r_without_a_graph() -> None:
+    torch.manual_seed(0)
+    R = build_refiner("digits", 1)
+    torch.nn.init.normal_(R.to_image.weight, std=0.5)  # a non-identity R
+    x = torch.rand(5, 1, 8, 11) * 2 - 1
+    y = refine_images(R, x, amp=True)  # amp only applies on CUDA: plain fp32 here, bit-equal to R(x)
+    assert y.shape == (5, 1, 8, 11) and y.dtype == torch.float32 and not y.requires_grad
+    assert torch.equal(y, R(x)) and torch.equal(y, refine_images(R, x, amp=False))
+    with pytest.raises(ValueError, match=r"Refiner expects \(B, 1, H, W\), got \(5, 3, 8, 11\)"):
+        refine_images(R, torch.zeros(5, 3, 8, 11), amp=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_refine_images_bf16_on_cuda_is_close_to_fp32() -> None:
+    torch.manual_seed(0)
+    R = build_refiner("eyes", 1).cuda()
+    torch.nn.init.normal_(R.to_image.weight, std=0.05)
+    x = torch.rand(4, 1, 35, 55, device="cuda") * 2 - 1
+    y = refine_images(R, x, amp=True)
+    assert y.dtype == torch.float32 and y.is_contiguous(memory_format=torch.channels_last)
+    assert (y - refine_images(R, x, amp=False)).abs().max() < 0.05

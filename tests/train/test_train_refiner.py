@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from simgan import losses
+from simgan.checkpoint import load_checkpoint
 from simgan.data import DatasetWriter, open_dataset
 from simgan.data.simgan_dir import SimganSource
 from simgan.errors import InputError
 from simgan.nn.discriminator import build_discriminator
 from simgan.nn.refiner import build_refiner
 from simgan.train.batches import ImageStream, SeededBatches
-from simgan.train.checkpoint import load_checkpoint
 from simgan.train.history import HistoryBuffer
 from simgan.train.refiner import (
     NonFiniteLossError,
@@ -28,7 +28,8 @@ from simgan.train.refiner import (
     schedule,
     train_refiner,
 )
-from simgan.viz.grids import refiner_grid
+from simgan.train.refiner_state import build_state
+from simgan.viz.grids import refiner_grid, save_refiner_grid
 
 TINY = RefinerTrainConfig(
     preset="digits",
@@ -120,6 +121,24 @@ def test_d_step_uses_half_current_half_history() -> None:
 def test_schedule_phases() -> None:
     phases = schedule(TINY)
     assert [(p.name, p.length) for p in phases] == [("pretrain_R", 2), ("pretrain_D", 2), ("adversarial", 6)]
+    cfg = dataclasses.replace(TINY, pretrain_r_steps=3, pretrain_d_steps=0, steps=5)
+    assert [(p.start, p.end) for p in schedule(cfg)] == [(0, 3), (3, 3), (3, 8)]  # N_D = 0: empty phase
+
+
+def test_each_phase_runs_its_updates(data: tuple[Path, Path]) -> None:
+    cfg = dataclasses.replace(TINY, k_g=3, k_d=2)
+    state = build_state(cfg, open_dataset(data[0]), open_dataset(data[1]), torch.device("cpu"))
+    pretrain_r, pretrain_d, adversarial = schedule(cfg)
+    d_before = _params(state.D)
+    assert set(pretrain_r.run(state)) == {"loss/R/reg", "loss/R/total"}  # self-regularization only
+    assert _same(d_before, _params(state.D)) and state.streams["real"].position == 0
+    assert {"loss/D/real", "acc/D/refined"} <= set(pretrain_d.run(state))
+    assert state.history is not None and state.history.full  # filled before D's first update
+    positions = {k: s.position for k, s in state.streams.items()}
+    values = adversarial.run(state)
+    assert {"loss/R/adv", "loss/R/reg", "loss/D/total"} <= set(values) and values["loss/R/adv"].ndim == 0
+    moved = {k: s.position - positions[k] for k, s in state.streams.items()}
+    assert moved == {"synthetic_R": 3, "synthetic_D": 2, "real": 2}  # K_g R batches, K_d D batches
 
 
 def test_seeded_batches_resume_and_cover_epochs() -> None:
@@ -134,9 +153,9 @@ def test_seeded_batches_resume_and_cover_epochs() -> None:
 
 def test_run_folder(data: tuple[Path, Path], tmp_path: Path) -> None:
     run = tmp_path / "run"
-    result = train_refiner(*data, run, TINY, device="cpu", progress=False)
+    result = train_refiner(*data, run, TINY, device="cpu", progress=False, on_grid=save_refiner_grid)
     assert result.step == 10 and result.iteration == 6
-    ckpt = load_checkpoint(run)  # weights_only=True
+    ckpt = load_checkpoint(run, "refiner")  # weights_only=True
     assert ckpt["step"] == 10 and ckpt["config"]["steps"] == 6 and ckpt["history"]["count"] == 12
     assert json.loads((run / "config.json").read_text())["_non_default"]["steps"] == 6
     lines = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
@@ -150,6 +169,21 @@ def test_run_folder(data: tuple[Path, Path], tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "grids").iterdir()) == ["step_0000005.png", "step_0000010.png"]
     assert any((run / "tb").iterdir())
     assert not torch.equal(result.refiner.to_image.weight, torch.zeros_like(result.refiner.to_image.weight))
+
+
+def test_on_grid_gets_the_grid_images(data: tuple[Path, Path], tmp_path: Path) -> None:
+    calls: list[tuple[Path, tuple[int, ...], tuple[int, ...], tuple[int, ...], int]] = []
+
+    def on_grid(path: Path, syn: torch.Tensor, refined: torch.Tensor, real: torch.Tensor, rows: int) -> None:
+        assert refined.dtype == torch.float32 and not refined.requires_grad
+        calls.append((path, tuple(syn.shape), tuple(refined.shape), tuple(real.shape), rows))
+
+    run = tmp_path / "run"
+    train_refiner(*data, run, TINY, device="cpu", progress=False, on_grid=on_grid)
+    shape = (4, 1, 8, 8)  # grid_rows = 4 images of each set
+    assert calls == [(run / "grids" / f"step_{s:07d}.png", shape, shape, shape, 4) for s in (5, 10)]
+    train_refiner(*data, tmp_path / "quiet", TINY, device="cpu", progress=False)
+    assert not (tmp_path / "quiet" / "grids").exists()  # no on_grid: no grids
 
 
 def _stats(run: Path) -> list[dict[str, object]]:
@@ -171,9 +205,9 @@ def test_resume_equals_uninterrupted(data: tuple[Path, Path], tmp_path: Path) ->
 
     with pytest.raises(_Stop):
         train_refiner(*data, tmp_path / "b", cfg, device="cpu", progress=False, on_step=interrupt)
-    assert load_checkpoint(tmp_path / "b")["step"] == 6
+    assert load_checkpoint(tmp_path / "b", "refiner")["step"] == 6
     train_refiner(*data, tmp_path / "b", cfg, resume=True, device="cpu", progress=False)
-    a, b = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
+    a, b = load_checkpoint(tmp_path / "a", "refiner"), load_checkpoint(tmp_path / "b", "refiner")
     assert a["step"] == b["step"] == 12
     for key in ("R", "D"):
         assert _same(a[key], b[key]), f"{key} differs after resume"
@@ -188,7 +222,7 @@ def test_resume_extends_a_finished_run(data: tuple[Path, Path], tmp_path: Path) 
         *data, tmp_path / "b", dataclasses.replace(TINY, steps=7), resume=True, progress=False
     )
     assert done.iteration == 7
-    a, b = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
+    a, b = load_checkpoint(tmp_path / "a", "refiner"), load_checkpoint(tmp_path / "b", "refiner")
     assert _same(a["R"], b["R"]) and _same(a["D"], b["D"])
     steps = [r["step"] for r in _stats(tmp_path / "b")]
     assert steps == sorted(set(steps)) and steps[-1] == 11
@@ -213,7 +247,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(
         NonFiniteLossError, match=r"step 8 \(adversarial\): non-finite .*loss/R/adv = nan.*checkpoint\.pt"
     ):
         train_refiner(*data, run, dataclasses.replace(TINY, ckpt_every=2), device="cpu", progress=False)
-    ckpt = load_checkpoint(run)
+    ckpt = load_checkpoint(run, "refiner")
     assert ckpt["step"] == 6
     assert all(torch.isfinite(v).all() for v in ckpt["R"].values())
     assert max(r["step"] for r in _stats(run)) == 7
@@ -222,7 +256,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(
 def test_ablations_run(data: tuple[Path, Path], tmp_path: Path) -> None:
     cfg = dataclasses.replace(TINY, steps=2, history=False, global_adversarial=True, psi="downsample")
     train_refiner(*data, tmp_path / "run", cfg, device="cpu", progress=False)
-    ckpt = load_checkpoint(tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run", "refiner")
     assert ckpt["history"] is None and "head.1.weight" in ckpt["D"]  # the global D's linear layer
 
 

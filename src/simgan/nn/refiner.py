@@ -44,7 +44,15 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["RefinerSpec", "REFINER_PRESETS", "range_clamp", "ResnetBlock", "Refiner", "build_refiner"]
+__all__ = [
+    "RefinerSpec",
+    "REFINER_PRESETS",
+    "range_clamp",
+    "ResnetBlock",
+    "Refiner",
+    "build_refiner",
+    "refine_images",
+]
 
 
 @dataclass(frozen=True)
@@ -157,3 +165,25 @@ def build_refiner(preset: str, channels: int, padding: str | None = None) -> Ref
         raise ValueError(f"unknown refiner preset {preset!r} (choose from {', '.join(REFINER_PRESETS)})")
     spec = REFINER_PRESETS[preset]
     return Refiner(channels, spec if padding is None else replace(spec, padding=padding))
+
+
+@torch.no_grad()
+def refine_images(refiner: nn.Module, images: torch.Tensor, *, amp: bool = True) -> torch.Tensor:
+    """R(x) without a graph, in float32: what every caller that only *uses* R runs (D's step, the history
+    fill, the image grids, ``simgan refine``).
+
+    On CUDA with ``amp`` the batch runs in bf16 autocast and channels_last (the fast path measured in
+    DESIGN.md); elsewhere it is plain fp32, so CPU runs stay bit-exact across resumes.
+
+    Args:
+        refiner: R, on the device of ``images``.
+        images: the synthetic batch x.
+        amp: allow bf16 autocast + channels_last (only used on CUDA).
+
+    Shape:
+        images: (B, C, H, W) in [-1, 1] on R's device; returns (B, C, H, W) float32 in [-1, 1].
+    """
+    if amp and images.device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return refiner(images.contiguous(memory_format=torch.channels_last)).float()
+    return refiner(images).float()

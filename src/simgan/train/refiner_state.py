@@ -1,0 +1,268 @@
+"""The state a refiner run carries from one global step to the next, and its checkpoint.
+
+:class:`RefinerState` holds R, D, their optimizers and schedulers, the history buffer, the three batch
+streams, the log accumulators and the global step. :func:`build_state` makes it, fresh or restored from a
+checkpoint; :meth:`RefinerState.state_dict` is the checkpoint dict that
+:func:`simgan.checkpoint.save_checkpoint` writes (kind ``refiner``) and :meth:`RefinerState.load_state_dict`
+reads back:
+
+| key | holds |
+| --- | --- |
+| ``step``, ``iteration`` | global steps done, and the adversarial iteration they reach |
+| ``config`` | the run's :class:`~simgan.train.refiner_config.RefinerTrainConfig` as a dict |
+| ``image``, ``data`` | the synthetic images' channels, height, width, dtype; both dataset paths |
+| ``R``, ``D``, ``opt_R``, ``opt_D`` | state dicts of the networks and their optimizers |
+| ``sched_R``, ``sched_D``, ``history`` | state dicts, or None when the run has no scheduler / buffer |
+| ``averages`` | running sums of the values logged since the last stats line |
+| ``streams`` | batches each stream has handed out (``synthetic_R``, ``synthetic_D``, ``real``) |
+| ``rng`` | the torch RNG state |
+
+On the CPU with a fixed seed a run restored from this dict continues exactly as the uninterrupted run.
+:func:`load_resume` checks that a resumed run asks for the same training as the one on disk, and
+:func:`truncate_stats` drops the stats lines a resumed run will log again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simgan import atomic
+from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from simgan.config import config_from_dict, config_to_dict
+from simgan.data.source import DatasetInfo, Source
+from simgan.device import seed_everything
+from simgan.errors import InputError
+from simgan.nn.discriminator import Discriminator, build_discriminator
+from simgan.nn.refiner import Refiner, build_refiner
+from simgan.train.batches import ImageStream
+from simgan.train.history import HistoryBuffer
+from simgan.train.optim import build_optimizer, build_scheduler
+from simgan.train.refiner_config import RESUMABLE_FIELDS, RefinerTrainConfig, adversarial_iteration
+
+__all__ = ["Averages", "RefinerState", "build_state", "load_resume", "truncate_stats"]
+
+Scheduler = torch.optim.lr_scheduler.LRScheduler
+
+
+class Averages:
+    """Running sums of logged values between two log lines (saved in checkpoints for exact resumes)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        """The mean of each value since the last pop (keys sorted), and a fresh start."""
+        out = {k: self.sums[k] / self.counts[k] for k in sorted(self.sums)}
+        self.sums, self.counts = {}, {}
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
+
+
+@dataclass
+class RefinerState:
+    """Everything Algorithm 1 updates, on ``device``; ``step`` counts the global steps done.
+
+    ``amp`` is the config's ``amp`` where it applies (on CUDA); batches and networks are channels_last then.
+    """
+
+    config: RefinerTrainConfig
+    device: torch.device
+    amp: bool
+    R: Refiner
+    D: Discriminator
+    opt_R: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    sched_R: Scheduler | None
+    sched_D: Scheduler | None
+    history: HistoryBuffer | None
+    streams: dict[str, ImageStream]
+    image: dict[str, Any]
+    data: dict[str, str]
+    averages: Averages = dataclasses.field(default_factory=Averages)
+    step: int = 0
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.amp else torch.contiguous_format
+
+    def batch(self, name: str) -> torch.Tensor:
+        """The next batch of stream ``name`` on the device.
+
+        Shape:
+            returns (n, C, H, W) float32 in [-1, 1]; n is the stream's batch size.
+        """
+        batch = next(self.streams[name])
+        return batch.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint dict (see the module docstring): plain state dicts, tensors, numbers, strings."""
+        return {
+            "step": self.step,
+            "iteration": adversarial_iteration(self.config, self.step),
+            "config": config_to_dict(self.config),
+            "image": dict(self.image),
+            "data": dict(self.data),
+            "R": self.R.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_R": self.opt_R.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "sched_R": self.sched_R.state_dict() if self.sched_R is not None else None,
+            "sched_D": self.sched_D.state_dict() if self.sched_D is not None else None,
+            "history": self.history.state_dict() if self.history is not None else None,
+            "averages": self.averages.state_dict(),
+            "streams": {k: s.position for k, s in self.streams.items()},
+            "rng": {"torch": torch.get_rng_state()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint dict of a run with the same config (sets the global torch RNG state)."""
+        self.R.load_state_dict(state["R"])
+        self.D.load_state_dict(state["D"])
+        self.opt_R.load_state_dict(state["opt_R"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        if self.sched_R is not None:
+            self.sched_R.load_state_dict(state["sched_R"])
+        if self.sched_D is not None:
+            self.sched_D.load_state_dict(state["sched_D"])
+        if self.history is not None:
+            self.history.load_state_dict(state["history"])
+        self.averages.load_state_dict(state["averages"])
+        for name, position in state["streams"].items():
+            self.streams[name].position = int(position)  # a stream reads its position at the next batch
+        torch.set_rng_state(state["rng"]["torch"])
+        self.step = int(state["step"])
+
+
+def build_state(
+    cfg: RefinerTrainConfig,
+    synthetic: Source,
+    real: Source,
+    device: torch.device,
+    checkpoint: dict[str, Any] | None = None,
+) -> RefinerState:
+    """R, D, optimizers, schedulers, buffer and streams for ``cfg`` (a resolved preset), restored from
+    ``checkpoint`` when given.
+
+    Seeds: ``cfg.seed`` initialises the weights; the streams of synthetic batches for R updates and for D
+    updates and of real batches use ``seed + 0``, ``+ 1``, ``+ 2``, the buffer ``seed + 3``.
+    """
+    amp = cfg.amp and device.type == "cuda"
+    memory_format = torch.channels_last if amp else torch.contiguous_format
+    info = synthetic.info
+    seed_everything(cfg.seed)  # weight initialisation; everything later uses its own generator
+    R = build_refiner(cfg.preset, info.channels, cfg.refiner_padding).to(device, memory_format=memory_format)
+    D = build_discriminator(
+        cfg.preset, info.channels, (info.height, info.width) if cfg.global_adversarial else None
+    ).to(device, memory_format=memory_format)
+
+    def optimizer(name: str, module: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+        return build_optimizer(
+            name, module.parameters(), lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
+        )
+
+    def scheduler(name: str, opt: torch.optim.Optimizer) -> Scheduler | None:
+        return build_scheduler(name, opt, step_size=cfg.scheduler_step_size, gamma=cfg.scheduler_gamma)
+
+    opt_R, opt_D = optimizer(cfg.optimizer_r, R, cfg.lr_r), optimizer(cfg.optimizer_d, D, cfg.lr_d)
+    # With a buffer D's refined side is b/2 current + b/2 history images, without it b current ones.
+    half = cfg.batch_size // 2 if cfg.history else cfg.batch_size
+    state = RefinerState(
+        config=cfg,
+        device=device,
+        amp=amp,
+        R=R,
+        D=D,
+        opt_R=opt_R,
+        opt_D=opt_D,
+        sched_R=scheduler(cfg.scheduler_r, opt_R),
+        sched_D=scheduler(cfg.scheduler_d, opt_D),
+        history=HistoryBuffer(cfg.history_size, seed=cfg.seed + 3) if cfg.history else None,
+        streams={
+            "synthetic_R": ImageStream(synthetic, cfg.batch_size, cfg.seed + 0, num_workers=cfg.num_workers),
+            "synthetic_D": ImageStream(synthetic, half, cfg.seed + 1, num_workers=cfg.num_workers),
+            "real": ImageStream(real, cfg.batch_size, cfg.seed + 2, num_workers=cfg.num_workers),
+        },
+        image={"channels": info.channels, "height": info.height, "width": info.width, "dtype": info.dtype},
+        data={"synthetic": str(info.path), "real": str(real.info.path)},
+    )
+    if checkpoint is not None:
+        state.load_state_dict(checkpoint)
+    return state
+
+
+def load_resume(
+    run: Path, cfg: RefinerTrainConfig, synthetic: DatasetInfo, *, resume: bool
+) -> tuple[RefinerTrainConfig, dict[str, Any] | None]:
+    """The config to train with and the checkpoint to continue (None for a fresh run).
+
+    With ``resume`` and a ``RUN/checkpoint.pt``, the saved config wins except for
+    :data:`~simgan.train.refiner_config.RESUMABLE_FIELDS` (taken from ``cfg``) and an ``auto`` preset.
+
+    Raises:
+        InputError: a resumed run that asks for another config or other image sizes, a corrupt
+            checkpoint, or a run folder that already holds a run while ``resume`` is False.
+    """
+    ckpt_path = run / CHECKPOINT_NAME
+    if not resume:
+        if ckpt_path.is_file() or (run / "stats.jsonl").is_file():
+            raise InputError.at(
+                run, "already holds a refiner run: pass --resume to continue it, or choose another --out"
+            )
+        return cfg, None
+    if not ckpt_path.is_file():
+        return cfg, None
+    checkpoint = load_checkpoint(ckpt_path, "refiner")
+    saved = config_from_dict(RefinerTrainConfig, checkpoint["config"], str(ckpt_path))
+    for f in dataclasses.fields(RefinerTrainConfig):
+        if f.name in RESUMABLE_FIELDS or (f.name == "preset" and cfg.preset == "auto"):
+            continue
+        if getattr(saved, f.name) != getattr(cfg, f.name):
+            raise InputError.at(
+                run,
+                f"cannot change {f.name} when resuming (the run has {getattr(saved, f.name)!r}, "
+                f"asked {getattr(cfg, f.name)!r}); train into a new --out instead",
+            )
+    image = checkpoint["image"]
+    if (image["channels"], image["height"], image["width"]) != (
+        synthetic.channels,
+        synthetic.height,
+        synthetic.width,
+    ):
+        raise InputError.at(
+            synthetic.path,
+            f"synthetic images are {synthetic.height}x{synthetic.width}x{synthetic.channels} but the run "
+            f"being resumed trained on {image['height']}x{image['width']}x{image['channels']}",
+        )
+    return dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUMABLE_FIELDS}), checkpoint
+
+
+def truncate_stats(path: Path, last_step: int) -> None:
+    """Keep the stats lines up to ``last_step`` (a resumed run logs the later ones again)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line from a kill mid-write
+        if isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] <= last_step:
+            kept.append(line)
+    atomic.write_text(path, "".join(f"{line}\n" for line in kept))
