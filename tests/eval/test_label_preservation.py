@@ -1,24 +1,32 @@
-"""Label preservation: id matching, the digit oracle, the pupil detector, silhouettes and joint depths."""
+"""Label preservation: id matching, a given digit oracle, the pupil detector, silhouettes and joint depths."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from simgan.data import DatasetWriter, open_dataset
+from simgan.checkpoint import save_checkpoint
+from simgan.data import DatasetWriter, Source, open_dataset
 from simgan.data.embedded import DIGIT_CLASSES, load_sklearn_digits, split_indices
 from simgan.errors import InputError
 from simgan.eval.label_preservation import (
     LabelsConfig,
-    evaluate_labels,
+    check_oracle_data,
     foreground_mask,
+    load_oracle,
     match_ids,
+    measure_labels,
+    oracle_checkpoint,
     pupil_center,
     silhouette_iou,
 )
-from simgan.train.task import TaskConfig, train_task
+from simgan.nn.task_model import model_from_spec
 
 FAST = LabelsConfig(oracle_epochs=6)
 
@@ -63,44 +71,82 @@ def test_match_ids_pairs_by_id_not_by_order(digit_sets: dict[str, Path]) -> None
 
 def test_no_shared_ids_is_an_input_error(digit_sets: dict[str, Path]) -> None:
     with pytest.raises(InputError, match="share no sample ids"):
-        evaluate_labels(digit_sets["synthetic"], digit_sets["real"], FAST)
+        measure_labels(digit_sets["synthetic"], digit_sets["real"], FAST)
 
 
-def test_faithful_refinement_keeps_digit_labels(digit_sets: dict[str, Path], tmp_path: Path) -> None:
-    r = evaluate_labels(
-        digit_sets["synthetic"], digit_sets["faithful"], FAST, oracle=digit_sets["real"], out=tmp_path
-    )
-    assert r["task"] == "classify" and r["n_matched"] == 400
-    assert r["oracle_accuracy_synthetic"] > 0.8
-    assert r["agreement"] > 0.9
-    assert abs(r["oracle_accuracy_refined"] - r["oracle_accuracy_synthetic"]) < 0.1
-    assert "real" in r["oracle"]
-    assert (tmp_path / "metrics.json").is_file() and (tmp_path / "oracle" / "best.pt").is_file()
+class AlwaysClass(nn.Module):
+    """A digit oracle that answers ``k`` for every image."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(len(x), 10)
+        logits[:, self.k] = 1.0
+        return logits
 
 
-def test_label_destroying_refinement_is_caught(digit_sets: dict[str, Path]) -> None:
-    r = evaluate_labels(digit_sets["synthetic"], digit_sets["shuffled"], FAST)  # oracle trained on synthetic
-    assert r["agreement"] < 0.4
-    assert r["oracle_accuracy_refined"] < r["oracle_accuracy_synthetic"] - 0.4
+def test_classify_reads_both_versions_with_the_given_oracle(
+    digit_sets: dict[str, Path], tmp_path: Path
+) -> None:
+    calls: list[tuple[str, torch.device]] = []
+
+    def oracle(syn: Source, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+        calls.append((syn.info.path.name, device))
+        return AlwaysClass(7), {"oracle": "always 7"}
+
+    r = measure_labels(digit_sets["synthetic"], digit_sets["shuffled"], FAST, oracle=oracle, out=tmp_path)
+    syn = open_dataset(digit_sets["synthetic"])
+    labels = np.array([syn.label(i) for i in range(len(syn))])
+    assert calls == [("syn", torch.device("cpu"))]  # called once, with the synthetic set
+    assert r["oracle"] == "always 7" and r["n_matched"] == 400
+    assert r["oracle_accuracy_synthetic"] == pytest.approx(float(np.mean(labels == 7)))
+    assert r["oracle_accuracy_refined"] == r["oracle_accuracy_synthetic"]  # same labels, same answers
+    assert r["agreement"] == 1.0
+    assert json.loads((tmp_path / "metrics.json").read_text())["agreement"] == 1.0
+    with pytest.raises(InputError, match="needs an oracle classifier"):
+        measure_labels(digit_sets["synthetic"], digit_sets["faithful"], FAST)
 
 
-def test_oracle_loaded_from_a_task_run(digit_sets: dict[str, Path], tmp_path: Path) -> None:
-    train_task(
-        TaskConfig(epochs=4, device="cpu"),
-        [open_dataset(digit_sets["real"])],
-        None,
-        tmp_path / "run",
-        progress=False,
-    )
-    r = evaluate_labels(digit_sets["synthetic"], digit_sets["faithful"], FAST, oracle=tmp_path / "run")
-    assert "train-task model" in r["oracle"] and r["agreement"] > 0.8
+def _save_task_checkpoint(path: Path, num_classes: int, in_channels: int = 1) -> Path:
+    spec = {
+        "arch": "digit_cnn",
+        "kwargs": {"in_channels": in_channels, "num_classes": num_classes, "width": 4},
+    }
+    state = {"model": model_from_spec(spec).state_dict(), "config": {"task": "classify"}, "model_spec": spec}
+    path.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path / "best.pt", state, "task")
+    return path / "best.pt"
 
 
-def test_unlabelled_oracle_is_refused(digit_sets: dict[str, Path], tmp_path: Path) -> None:
+def test_oracle_checkpoints_are_found_and_checked(digit_sets: dict[str, Path], tmp_path: Path) -> None:
+    syn = open_dataset(digit_sets["synthetic"])
+    good = _save_task_checkpoint(tmp_path / "run", 10)
+    assert oracle_checkpoint(tmp_path / "run") == good and oracle_checkpoint(good) == good
+    assert oracle_checkpoint(digit_sets["real"]) is None and oracle_checkpoint(None) is None
+    model, about = load_oracle(good, syn)
+    assert about == {"oracle": f"train-task model {good}"} and not model.training
+    assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    with pytest.raises(InputError, match="not a digit classifier with 10 classes"):
+        load_oracle(_save_task_checkpoint(tmp_path / "four", 4), syn)
+    with pytest.raises(InputError, match="reads 3-channel images"):
+        load_oracle(_save_task_checkpoint(tmp_path / "rgb", 10, in_channels=3), syn)
+
+
+def test_oracle_training_data_must_match_the_digits(digit_sets: dict[str, Path], tmp_path: Path) -> None:
+    syn = open_dataset(digit_sets["synthetic"])
+    check_oracle_data(open_dataset(digit_sets["real"]), syn)  # labelled digits of the same size: fine
     with DatasetWriter(tmp_path / "u", height=8, width=8, channels=1) as w:
         w.add("a", np.zeros((8, 8, 1), np.uint8))
-    with pytest.raises(InputError, match="oracle needs labelled digits"):
-        evaluate_labels(digit_sets["synthetic"], digit_sets["faithful"], FAST, oracle=tmp_path / "u")
+    with pytest.raises(InputError, match="oracle needs labelled digits of 8x8x1"):
+        check_oracle_data(open_dataset(tmp_path / "u"), syn)
+    with DatasetWriter(
+        tmp_path / "ab", height=8, width=8, channels=1, task="classify", classes=["a", "b"]
+    ) as w:
+        w.add("a", np.zeros((8, 8, 1), np.uint8), 0)
+    with pytest.raises(InputError, match="classes"):
+        check_oracle_data(open_dataset(tmp_path / "ab"), syn)
 
 
 # --- eyes -----------------------------------------------------------------------------------------------
@@ -143,11 +189,11 @@ def test_gaze_reports_the_pupil_shift_in_pixels(tmp_path: Path, rng: np.random.G
     centres = [(float(rng.uniform(15, 40)), float(rng.uniform(10, 25))) for _ in range(12)]
     syn = _write_eyes(tmp_path / "syn", centres)
     ref = _write_eyes(tmp_path / "ref", [(cx + 2.0, cy) for cx, cy in centres])
-    r = evaluate_labels(syn, ref, FAST)
+    r = measure_labels(syn, ref, FAST)
     assert r["pupil_shift_px_mean"] == pytest.approx(2.0, abs=0.3)
     assert r["pupil_shift_px_std"] < 0.3
     assert r["detector_error_synthetic_px_mean"] < 0.3 and r["image_width"] == 55
-    same = evaluate_labels(syn, syn, FAST)
+    same = measure_labels(syn, syn, FAST)
     assert same["pupil_shift_px_mean"] == pytest.approx(0.0, abs=1e-9)
 
 
@@ -182,7 +228,7 @@ def test_handpose_reports_iou_and_joint_depth_change(tmp_path: Path) -> None:
         tmp_path / "ref", height=32, width=32, channels=1, dtype="uint16", task="handpose"
     ) as w:
         w.add("h0", _depth(slice(8, 28), slice(8, 26), 31000), label)  # 2 columns eaten, 1000 deeper
-    r = evaluate_labels(tmp_path / "syn", tmp_path / "ref", FAST)
+    r = measure_labels(tmp_path / "syn", tmp_path / "ref", FAST)
     assert r["silhouette_iou_mean"] == pytest.approx(360 / 400)
     assert r["joint_depth_change_mean"] == pytest.approx(1000 * 2 / 65535, rel=1e-4)
     assert r["joint_depth_change_mm_mean"] == pytest.approx(1000 * 2 / 65535 * 150, rel=1e-4)  # 300 mm cube
@@ -192,10 +238,10 @@ def test_unlabelled_or_resized_inputs_are_refused(tmp_path: Path, digit_sets: di
     with DatasetWriter(tmp_path / "u", height=8, width=8, channels=1) as w:
         w.add("d0000", np.zeros((8, 8, 1), np.uint8))
     with pytest.raises(InputError, match="unlabelled"):
-        evaluate_labels(tmp_path / "u", digit_sets["faithful"], FAST)
+        measure_labels(tmp_path / "u", digit_sets["faithful"], FAST)
     with DatasetWriter(
         tmp_path / "big", height=16, width=16, channels=1, task="classify", classes=DIGIT_CLASSES
     ) as w:
         w.add("d0000", np.zeros((16, 16, 1), np.uint8), 0)
     with pytest.raises(InputError, match="keeps the synthetic size"):
-        evaluate_labels(digit_sets["synthetic"], tmp_path / "big", FAST)
+        measure_labels(digit_sets["synthetic"], tmp_path / "big", FAST)

@@ -1,18 +1,18 @@
-"""Cross-domain matrix: train on each dataset, test on each (the lecture's cross-benchmark table)."""
+"""The evaluation side of the cross-domain matrix: seeded splits, compatibility checks, one row of cells."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from simgan.data import DatasetWriter, open_dataset
 from simgan.data.embedded import DIGIT_CLASSES, load_sklearn_digits
 from simgan.errors import InputError
-from simgan.eval.matrix import cross_domain_matrix, matrix_rows, split_source
-from simgan.train.task import TaskConfig
+from simgan.eval.matrix import check_compatible, score_row, split_source
 
 
 def _digits(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
@@ -20,6 +20,19 @@ def _digits(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
         for k, (img, y) in enumerate(zip(images, labels, strict=True)):
             w.add(f"i{k}", img, int(y))
     return path
+
+
+class AlwaysClass(nn.Module):
+    """A classifier that answers ``k`` for every image: its accuracy is the share of label ``k``."""
+
+    def __init__(self, k: int, num_classes: int = 10):
+        super().__init__()
+        self.k, self.num_classes = k, num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(len(x), self.num_classes)
+        logits[:, self.k] = 1.0
+        return logits
 
 
 def test_split_is_disjoint_and_keeps_ids(tmp_path: Path) -> None:
@@ -30,33 +43,36 @@ def test_split_is_disjoint_and_keeps_ids(tmp_path: Path) -> None:
     ids = {train.sample_id(i) for i in range(14)} | {test.sample_id(i) for i in range(6)}
     assert len(ids) == 20
     assert test.read(0).label == test.label(0)
+    again, _ = split_source(src, 0.3, seed=0)
+    assert again.indices.tolist() == train.indices.tolist()  # seeded
+    with pytest.raises(InputError, match="at least 2 samples"):
+        split_source(open_dataset(_digits(tmp_path / "one", images[:1], labels[:1])), 0.3, seed=0)
 
 
-def test_matrix_diagonal_beats_the_domain_gap(tmp_path: Path) -> None:
+def test_score_row_scores_every_test_part_without_the_confusion(tmp_path: Path) -> None:
     images, labels = load_sklearn_digits()
-    sets = {
-        "upright": _digits(tmp_path / "up", images[:500], labels[:500]),
-        "inverted": _digits(tmp_path / "inv", 255 - images[500:1000], labels[500:1000]),
+    tests = {
+        "a": open_dataset(_digits(tmp_path / "a", images[:40], labels[:40])),
+        "b": open_dataset(_digits(tmp_path / "b", images[40:70], labels[40:70])),
     }
-    cfg = TaskConfig(task="classify", epochs=10, batch_size=32, device="cpu")
-    r = cross_domain_matrix("classify", sets, tmp_path / "out", config=cfg, seed=0)
-    t = r["table"]
-    assert r["metric"] == "accuracy" and r["names"] == ["upright", "inverted"]
-    assert t["upright"]["upright"] > 0.8 and t["inverted"]["inverted"] > 0.8
-    assert t["upright"]["inverted"] < t["upright"]["upright"] - 0.3  # the gap shows off the diagonal
-    assert r["n_test"] == {"upright": 150, "inverted": 150}
-    assert json.loads((tmp_path / "out" / "matrix.json").read_text())["table"] == t
-    assert (tmp_path / "out" / "train_upright" / "best.pt").is_file()
-    header, rows = matrix_rows(r)
-    assert header[1:] == ["upright", "inverted"] and [row[0] for row in rows] == ["upright", "inverted"]
+    row = score_row(AlwaysClass(3), "classify", tests)
+    assert list(row) == ["a", "b"]
+    assert row["a"]["accuracy"] == pytest.approx(float(np.mean(labels[:40] == 3)))
+    assert row["b"]["accuracy"] == pytest.approx(float(np.mean(labels[40:70] == 3)))
+    assert row["a"]["n"] == 40 and "confusion" not in row["a"] and "confusion" not in row["b"]
 
 
 def test_incompatible_datasets_are_refused(tmp_path: Path) -> None:
     images, labels = load_sklearn_digits()
-    ok = _digits(tmp_path / "ok", images[:10], labels[:10])
+    ok = open_dataset(_digits(tmp_path / "ok", images[:10], labels[:10]))
     with DatasetWriter(tmp_path / "unl", height=8, width=8, channels=1) as w:
         w.add("a", images[0])
-    with pytest.raises(InputError, match="unlabelled"):
-        cross_domain_matrix("classify", {"ok": ok, "unl": tmp_path / "unl"}, tmp_path / "o")
-    with pytest.raises(InputError, match="at least one dataset"):
-        cross_domain_matrix("classify", {}, tmp_path / "o")
+    with DatasetWriter(tmp_path / "big", height=9, width=8, channels=1, task="classify") as w:
+        w.add("a", np.zeros((9, 8), np.uint8), 0)
+    with pytest.raises(InputError, match="dataset 'unl' is unlabelled"):
+        check_compatible("classify", {"ok": ok, "unl": open_dataset(tmp_path / "unl")})
+    with pytest.raises(InputError, match="'big' has 9x8x1 images but 'ok' has 8x8x1"):
+        check_compatible("classify", {"ok": ok, "big": open_dataset(tmp_path / "big")})
+    with pytest.raises(InputError, match="matrix is for task 'gaze'"):
+        check_compatible("gaze", {"ok": ok})
+    check_compatible("classify", {"ok": ok, "again": ok})  # the same set twice is fine

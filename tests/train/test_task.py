@@ -14,7 +14,9 @@ import torch
 
 from simgan.data import DatasetWriter, open_dataset
 from simgan.errors import InputError
-from simgan.train.task import CHECKPOINT_FORMAT, TaskConfig, evaluate, load_task_model, train_task
+from simgan.eval.task_eval import evaluate
+from simgan.nn.task_model import load_task_model
+from simgan.train.task import TaskConfig, train_task
 
 QUICK = TaskConfig(epochs=3, batch_size=16, lr=1e-2, gaze_hidden=32, hg_depth=1, width=8, plot=False)
 
@@ -88,7 +90,12 @@ def test_mixed_sets_split_select_and_checkpoint(toy: dict[str, Path], tmp_path: 
     assert m["best"]["val/accuracy"] == best_acc
     # best.pt is a plain dict that loads without pickled code, and reproduces the reported test metric.
     ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
-    assert ckpt["format"] == CHECKPOINT_FORMAT and ckpt["epoch"] == m["best"]["epoch"]
+    # The on-disk format is a contract: these tags and keys, in this order.
+    assert list(ckpt) == ["format", "version", "model", "phase", "epoch", "record", "config", "model_spec"]
+    assert ckpt["format"] == "simgan-task-checkpoint" and ckpt["version"] == 1
+    assert ckpt["epoch"] == m["best"]["epoch"] and ckpt["model_spec"]["arch"] == "digit_cnn"
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert list(last)[-1] == "optimizer" and last["epoch"] == 4
     model, config = load_task_model(tmp_path / "run" / "best.pt")
     assert config["val_fraction"] == 0.25
     again = evaluate(model, test, "classify")
@@ -96,6 +103,9 @@ def test_mixed_sets_split_select_and_checkpoint(toy: dict[str, Path], tmp_path: 
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["_non_default"]["val_fraction"] == 0.25
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == m
+    curves = json.loads((tmp_path / "run" / "curves.json").read_text())
+    assert curves["epoch"] == [1, 2, 3, 4] and curves["val/accuracy"] == [h["val/accuracy"] for h in hist]
+    assert curves["test"] == {} and not (tmp_path / "run" / "curves.png").exists()  # plot=False
 
 
 def test_finetune_runs_after_pretraining_at_lower_lr(toy: dict[str, Path], tmp_path: Path) -> None:
@@ -192,4 +202,4 @@ def test_streaming_from_disk_when_data_exceed_the_memory_budget(toy: dict[str, P
     losses = [h["train/loss"] for h in _history(tmp_path / "run")]
     assert len(losses) == 4 and all(np.isfinite(losses))
     model, _ = load_task_model(tmp_path / "run" / "best.pt")
-    assert evaluate(model, test, "classify", in_memory_mb=0)["accuracy"] == m["accuracy"]
+    assert evaluate(model, test, "classify")["accuracy"] == m["accuracy"]

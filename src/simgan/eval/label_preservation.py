@@ -4,10 +4,12 @@ SimGAN trains task models on refined images with the *synthetic* labels, so the 
 what the label describes (section 2, the self-regularization term exists for this). Each task gets a
 measurement that needs no human:
 
-- **classify** (digits): an *oracle* classifier reads both versions. The oracle is trained on real
-  labelled data (``oracle=DIR``), loaded from a ``train-task`` run (``oracle=RUN``), or else trained on
-  the synthetic set itself. Reported: its accuracy on the synthetic images and on the refined images
-  (both against the synthetic labels) and how often its two predictions agree.
+- **classify** (digits): an *oracle* classifier reads both versions. Reported: its accuracy on the
+  synthetic images and on the refined images (both against the synthetic labels) and how often its two
+  predictions agree. Here the oracle is given (a function that returns it); loading it from a
+  ``train-task`` run is :func:`load_oracle`, and ``simgan evaluate labels``
+  (:func:`simgan.experiment.labels.evaluate_labels`) trains one on real labelled data or on the synthetic
+  set itself when no run is given.
 - **gaze** (eyes): the pupil centre is detected in both versions with the same detector (centroid of the
   darkest blob, :func:`pupil_center`, searched near the labelled ``iris_center`` when the label has one)
   and the shift in pixels is reported as mean and std; the paper measured 1.1 +/- 0.8 px on 55 px wide
@@ -20,7 +22,7 @@ measurement that needs no human:
 
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.eval.metrics import accuracy, predicted_classes
 from simgan.handpose import CUBE_MM
-from simgan.train.task import TaskConfig, load_task_model, train_task
+from simgan.nn.task_model import load_task_model
 
 __all__ = [
     "LabelsConfig",
@@ -45,13 +47,20 @@ __all__ = [
     "pupil_center",
     "foreground_mask",
     "silhouette_iou",
-    "build_oracle",
+    "Oracle",
+    "oracle_checkpoint",
+    "load_oracle",
+    "check_oracle_data",
     "predict",
     "classify_preservation",
     "gaze_preservation",
     "handpose_preservation",
-    "evaluate_labels",
+    "measure_labels",
 ]
+
+# Given the synthetic set and the device, return the eval-mode digit oracle and a description of it
+# (``{"oracle": ...}``, merged into the result).
+Oracle = Callable[[Source, torch.device], tuple[nn.Module, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -118,50 +127,51 @@ def match_ids(synthetic: Source, refined: Source) -> tuple[np.ndarray, np.ndarra
 # --- classify -----------------------------------------------------------------------------------------
 
 
-def build_oracle(
-    oracle: str | Path | None,
-    synthetic: Source,
-    cfg: LabelsConfig,
-    work_dir: Path,
-    *,
-    device: torch.device | str = "cpu",
-    progress: bool = False,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """The digit oracle: loaded from a ``train-task`` run, or trained with ``train_task``.
+def oracle_checkpoint(oracle: str | Path | None) -> Path | None:
+    """The ``train-task`` checkpoint that ``oracle`` names (a ``.pt`` file or a run folder with ``best.pt``),
+    or None when it names none (a dataset, or nothing)."""
+    if oracle is None:
+        return None
+    path = Path(oracle)
+    if path.is_file() and path.suffix == ".pt":
+        return path
+    if (path / "best.pt").is_file():
+        return path / "best.pt"
+    return None
 
-    Args:
-        oracle: a ``train-task`` run folder (with ``best.pt``) or checkpoint file to load; a labelled
-            dataset (real digits, ideally) to train on; or None to train on ``synthetic``.
-        synthetic: the synthetic set whose size, channels and classes the oracle must match.
-        cfg: epochs, batch size, learning rate and seed of a trained oracle.
-        work_dir: the run folder of a trained oracle.
-        device: where to train and run it.
-        progress: show progress bars.
+
+def load_oracle(
+    checkpoint: str | Path, synthetic: Source, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A digit oracle loaded from a ``train-task`` checkpoint, checked against the synthetic set.
 
     Returns:
-        The eval-mode model and a description (``oracle``, and ``oracle_val_accuracy`` when trained).
+        The eval-mode model and its description (``oracle``).
+
+    Raises:
+        InputError: not a classifier with the synthetic set's classes and channels.
     """
     si = synthetic.info
-    path = None if oracle is None else Path(oracle)
-    checkpoint = None
-    if path is not None and path.is_file() and path.suffix == ".pt":
-        checkpoint = path
-    elif path is not None and (path / "best.pt").is_file():
-        checkpoint = path / "best.pt"
-    if checkpoint is not None:
-        model, config = load_task_model(checkpoint, device)
-        if config.get("task") != "classify" or getattr(model, "num_classes", None) != len(si.classes or ()):
-            raise InputError.at(
-                checkpoint,
-                f"not a digit classifier with {len(si.classes or ())} classes (task {config.get('task')!r})",
-            )
-        if getattr(model, "in_channels", si.channels) != si.channels:
-            raise InputError.at(
-                checkpoint, f"reads {model.in_channels}-channel images, {si.path} has {si.channels}"
-            )
-        return model, {"oracle": f"train-task model {checkpoint}"}
-    src = synthetic if path is None else open_dataset(path)
-    oi = src.info
+    model, config = load_task_model(checkpoint, device)
+    if config.get("task") != "classify" or getattr(model, "num_classes", None) != len(si.classes or ()):
+        raise InputError.at(
+            checkpoint,
+            f"not a digit classifier with {len(si.classes or ())} classes (task {config.get('task')!r})",
+        )
+    if getattr(model, "in_channels", si.channels) != si.channels:
+        raise InputError.at(
+            checkpoint, f"reads {model.in_channels}-channel images, {si.path} has {si.channels}"
+        )
+    return model, {"oracle": f"train-task model {checkpoint}"}
+
+
+def check_oracle_data(src: Source, synthetic: Source) -> None:
+    """Refuse a set to train the oracle on unless it holds labelled digits shaped like the synthetic set.
+
+    Raises:
+        InputError: unlabelled, another task, another image size or channel count, other classes.
+    """
+    si, oi = synthetic.info, src.info
     if oi.task != "classify" or (oi.height, oi.width, oi.channels) != (si.height, si.width, si.channels):
         raise InputError.at(
             oi.path,
@@ -173,24 +183,6 @@ def build_oracle(
         raise InputError.at(
             oi.path, f"classes {list(oi.classes or ())} differ from {si.path}'s {list(si.classes or ())}"
         )
-    task_cfg = TaskConfig(
-        task="classify",
-        epochs=cfg.oracle_epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        seed=cfg.seed,
-        device=str(device),
-    )
-    metrics = train_task(task_cfg, [src], None, work_dir, progress=progress)
-    model, _ = load_task_model(work_dir / "best.pt", device)
-    about = {
-        "oracle": f"DigitCNN trained by train-task on {oi.path} "
-        f"({oi.count} images, {cfg.oracle_epochs} epochs)"
-    }
-    val_acc = metrics.get("best", {}).get("val/accuracy")
-    if val_acc is not None:
-        about["oracle_val_accuracy"] = float(val_acc)  # on a held-out split of its own training set
-    return model, about
 
 
 @torch.no_grad()
@@ -392,15 +384,14 @@ def handpose_preservation(
 # --- entry point --------------------------------------------------------------------------------------
 
 
-def evaluate_labels(
+def measure_labels(
     synthetic: str | Path | Source,
     refined: str | Path | Source,
     cfg: LabelsConfig | None = None,
     *,
-    oracle: str | Path | None = None,
+    oracle: Oracle | None = None,
     out: str | Path | None = None,
     device: str | torch.device = "cpu",
-    progress: bool = False,
 ) -> dict[str, Any]:
     """Label preservation of a refined dataset (see the module docstring); writes ``OUT/metrics.json``.
 
@@ -408,13 +399,13 @@ def evaluate_labels(
         synthetic: the labelled synthetic dataset.
         refined: its refined version (same ids).
         cfg: see :class:`LabelsConfig` (default settings when None).
-        oracle: classify only: a labelled real dataset to train the oracle on (default: the synthetic set).
+        oracle: classify only: returns the digit oracle (called once, after the inputs are checked).
         out: optional output folder for ``metrics.json``.
         device: for the oracle.
-        progress: show progress bars.
 
     Raises:
-        InputError: unreadable folders, an unlabelled synthetic set, no shared ids, different image sizes.
+        InputError: unreadable folders, an unlabelled synthetic set, no shared ids, different image sizes,
+            digits without an ``oracle``.
     """
     cfg = cfg or LabelsConfig()
     syn = synthetic if isinstance(synthetic, Source) else open_dataset(synthetic)
@@ -440,10 +431,10 @@ def evaluate_labels(
         "n_unmatched": unmatched,
     }
     if task == "classify":
+        if oracle is None:
+            raise InputError.at(si.path, "digits: label preservation needs an oracle classifier")
         dev = select_device(device) if isinstance(device, str) else device
-        with tempfile.TemporaryDirectory(prefix="simgan-oracle-") as tmp:
-            work = Path(out) / "oracle" if out is not None else Path(tmp)
-            net, about = build_oracle(oracle, syn, cfg, work, device=dev, progress=progress)
+        net, about = oracle(syn, dev)
         result.update(about)
         result.update(classify_preservation(syn, ref, idx_s, idx_r, net, device=dev))
     elif task == "gaze":

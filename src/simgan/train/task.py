@@ -8,27 +8,24 @@ One function, :func:`train_task`, reads top to bottom:
    and drives early stopping, so the test set is touched exactly once, at the end;
 3. train with the optimizer and scheduler named in the config (``simgan.train.optim``), batched kornia
    augmentation (``simgan.data.augment``), one ``history.jsonl`` line per epoch, and ``best.pt`` /
-   ``last.pt`` checkpoints (plain dicts, written atomically, loadable with ``weights_only=True``);
+   ``last.pt`` checkpoints (``simgan.checkpoint``, kind ``task``: plain dicts, written atomically,
+   loadable with ``weights_only=True``);
 4. optionally fine-tune the best model on a few real labels (``finetune``): a fresh optimizer at
    ``lr * finetune_lr_factor`` for ``finetune_epochs`` (default: half the epochs), validation split from
    the fine-tune set itself;
-5. restore the best checkpoint, :func:`evaluate` it on the test set, write ``metrics.json``,
-   ``curves.json`` and ``curves.png``.
+5. restore the best checkpoint, evaluate it on the test set (:func:`simgan.eval.task_eval.evaluate`),
+   write ``metrics.json``, ``curves.json`` and ``curves.png`` (``simgan.viz.curves``).
 
-Losses (paper section 3): cross-entropy for digits; the "Euclidean loss" on the 3-D gaze vector
-(squared L2 norm of the difference, mean over the batch); MSE to Gaussian heatmaps at every hourglass
-stack (intermediate supervision, :func:`simgan.nn.hourglass.heatmap_loss`).
-
-Small datasets (the float pixels fit ``in_memory_mb``) are loaded once into tensors, so a few epochs over
-~2000 8x8 digits take seconds on a CPU; larger ones stream from disk through a DataLoader.
+The pieces live where they belong: the networks, their losses (paper section 3) and checkpoint loading in
+``simgan.nn.task_model``; dataset checks, the validation split and batching in ``simgan.train.task_data``;
+validation and test scoring in ``simgan.eval.task_eval``.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -36,35 +33,24 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
-from torch.utils.data import ConcatDataset, Subset
 from tqdm import tqdm
 
 from simgan import atomic
+from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
-from simgan.data.source import Source
-from simgan.data.torch_dataset import ImageDataset, label_to_target, make_loader
+from simgan.data.source import DatasetInfo, Source
 from simgan.device import seed_everything, select_device
 from simgan.errors import InputError
-from simgan.eval.metrics import METRICS, selection_metric, task_metrics
-from simgan.nn.classifier import DigitCNN
-from simgan.nn.gaze_net import GazeNet, gaze_feature_shape
-from simgan.nn.hourglass import HourglassNet
+from simgan.eval.metrics import METRICS, selection_metric
+from simgan.eval.task_eval import evaluate, evaluate_batches
+from simgan.nn.gaze_net import gaze_feature_shape
+from simgan.nn.task_model import build_task_model, task_loss
 from simgan.train.optim import build_optimizer, build_scheduler
+from simgan.train.task_data import TaskData, check_source, fits_in_memory, num_outputs, split
+from simgan.viz.curves import curve_data, plot_curves
 
-__all__ = [
-    "CHECKPOINT_FORMAT",
-    "TaskConfig",
-    "train_task",
-    "evaluate",
-    "build_task_model",
-    "model_from_spec",
-    "load_task_model",
-    "task_loss",
-]
-
-CHECKPOINT_FORMAT = "simgan-task-checkpoint"
+__all__ = ["TaskConfig", "train_task"]
 
 
 @dataclass(frozen=True)
@@ -156,313 +142,39 @@ class TaskConfig:
                 raise InputError(f"config: {problem}")
 
 
-# --- models -------------------------------------------------------------------------------------------
-
-
-def build_task_model(
-    cfg: TaskConfig, *, channels: int, height: int, width: int, num_outputs: int
-) -> tuple[nn.Module, dict[str, Any]]:
-    """The task's network and its ``spec`` (a plain dict that rebuilds it: :func:`model_from_spec`).
-
-    ``num_outputs`` is the number of classes (classify) or joints (handpose); gaze ignores it.
-    """
-    if cfg.task == "classify":
-        spec = {"arch": "digit_cnn", "kwargs": {"in_channels": channels, "num_classes": num_outputs}}
-        spec["kwargs"]["width"] = cfg.width or 16
-    elif cfg.task == "gaze":
-        kwargs = {"in_channels": channels, "height": height, "width": width, "hidden": cfg.gaze_hidden}
-        spec = {"arch": "gaze_net", "kwargs": kwargs}
-    else:
-        kwargs = {
-            "in_channels": channels,
-            "num_joints": num_outputs,
-            "stacks": cfg.hg_stacks,
-            "channels": cfg.width or 64,
-            "depth": cfg.hg_depth,
-            "stride": cfg.hg_stride,
-            "decode": cfg.hg_decode,
-            "sigma": cfg.hg_sigma,
-        }
-        spec = {"arch": "hourglass", "kwargs": kwargs}
-    return model_from_spec(spec), spec
-
-
-def model_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """Rebuild a task network from the ``model_spec`` stored in a checkpoint."""
-    arch = {"digit_cnn": DigitCNN, "gaze_net": GazeNet, "hourglass": HourglassNet}.get(spec.get("arch"))
-    if arch is None:
-        raise InputError(f"checkpoint: unknown model architecture {spec.get('arch')!r}")
-    return arch(**spec["kwargs"])
-
-
-def load_task_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Load a ``train-task`` checkpoint (``RUN/best.pt``) as an eval-mode model, plus its config dict.
-
-    Loads with ``weights_only=True``: a checkpoint cannot run code.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError.at(path, "checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file: name it, one line
-        raise InputError.at(path, f"not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise InputError.at(path, f'not a train-task checkpoint (expected "format": "{CHECKPOINT_FORMAT}")')
-    model = model_from_spec(ckpt["model_spec"])
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), ckpt.get("config", {})
-
-
-def task_loss(model: nn.Module, task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The training loss of ``task`` for the network output ``out`` (module docstring).
-
-    Shape:
-        classify: out (B, K), y (B,); gaze: out (B, 3), y (B, 3); handpose: out (B, S, J, h, w), y (B, J, 2).
-    """
-    if task == "classify":
-        return F.cross_entropy(out, y)
-    if task == "gaze":
-        return ((out - y) ** 2).sum(dim=1).mean()  # Euclidean loss on the 3-D gaze vector
-    assert isinstance(model, HourglassNet)
-    return model.loss(out, y)  # MSE to Gaussian heatmaps at every stack
-
-
-def _predictions(model: nn.Module, task: str, out: torch.Tensor) -> torch.Tensor:
-    """Network output -> what the metrics compare: logits, unit gaze vectors, or joints in pixels."""
-    if task == "classify":
-        return out
-    if task == "gaze":
-        return F.normalize(out, dim=1)
-    assert isinstance(model, HourglassNet)
-    return model.decode_joints(out[:, -1])
-
-
-# --- data ---------------------------------------------------------------------------------------------
-
-
-class _Data:
-    """A subset (by global index) of one or more concatenated sources: in memory, or streamed from disk."""
-
-    def __init__(
-        self,
-        sources: Sequence[Source],
-        indices: np.ndarray,
-        *,
-        in_memory: bool,
-        workers: int = 0,
-        progress: bool = False,
-        desc: str = "load",
-    ):
-        self.indices = np.asarray(indices, dtype=np.int64)
-        self.workers = workers
-        self.x: torch.Tensor | None = None
-        self.y: torch.Tensor | None = None
-        parts = [ImageDataset(s) for s in sources]
-        self.dataset = Subset(ConcatDataset(parts), self.indices.tolist())
-        if in_memory and len(self.indices):
-            items = [
-                self.dataset[i]
-                for i in tqdm(
-                    range(len(self.indices)), desc=desc, unit="img", disable=not progress, leave=False
-                )
-            ]
-            self.x = torch.stack([im for im, _ in items])  # (N, C, H, W)
-            self.y = torch.stack([t for _, t in items])  # (N,) / (N, 3) / (N, J, 2)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def num_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)
-
-    def batches(
-        self, batch_size: int, *, shuffle: bool, seed: int
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(x, y)`` batches; with ``shuffle`` the order depends only on ``seed``."""
-        if self.x is not None and self.y is not None:
-            n = len(self)
-            if shuffle:
-                order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-            else:
-                order = torch.arange(n)
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                yield self.x[idx], self.y[idx]
-        else:
-            yield from make_loader(
-                self.dataset, batch_size, shuffle=shuffle, seed=seed, num_workers=self.workers
-            )
-
-
-def _describe(src: Source) -> str:
-    i = src.info
-    return f"{i.height}x{i.width}x{i.channels}"
-
-
-def _check_source(src: Source, role: str, task: str, ref: Source | None) -> None:
-    """Refuse a dataset whose task, size, channels or classes differ from the run's (naming it)."""
-    info = src.info
-    if info.task != task:
-        what = "unlabelled" if info.task is None else f"labelled for task {info.task!r}"
-        raise InputError.at(info.path, f"{role} dataset is {what}, but this run trains task {task!r}")
-    if ref is None:
-        return
-    r = ref.info
-    if (info.height, info.width, info.channels) != (r.height, r.width, r.channels):
-        raise InputError.at(
-            info.path,
-            f"{role} dataset has {_describe(src)} images, but {r.path} has {_describe(ref)} "
-            "(every dataset of a run must share one size and channel count)",
-        )
-    if task == "classify" and info.classes and r.classes and tuple(info.classes) != tuple(r.classes):
-        raise InputError.at(
-            info.path, f"{role} dataset has classes {list(info.classes)}, but {r.path} has {list(r.classes)}"
-        )
-
-
-def _num_outputs(task: str, sources: Sequence[Source]) -> int:
-    """Classes (from the class names, else the largest label) or joints (from the first label)."""
-    if task == "gaze":
-        return 3
-    if task == "handpose":
-        return int(label_to_target(task, sources[0].label(0)).shape[0])
-    names = sources[0].info.classes
-    if names:
-        return len(names)
-    return 1 + max(int(s.label(i)) for s in sources for i in range(len(s)))
-
-
-def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (train, val) indices of ``range(n)``; at least one of each when there is room."""
-    n_val = int(round(fraction * n))
-    if fraction > 0 and n >= 2:
-        n_val = min(max(n_val, 1), n - 1)
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
-# --- evaluation ---------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def _run_eval(
-    model: nn.Module, task: str, data: _Data, device: torch.device, batch_size: int
-) -> tuple[float, dict[str, Any]]:
-    """Mean loss and every task metric of ``model`` on ``data`` (eval mode, restored afterwards)."""
-    was_training = model.training
-    model.eval()
-    preds, targets, total, n = [], [], 0.0, 0
-    for x, y in data.batches(batch_size, shuffle=False, seed=0):
-        x, y = x.to(device), y.to(device)
-        out = model(x)
-        total += float(task_loss(model, task, out, y)) * len(x)
-        n += len(x)
-        preds.append(_predictions(model, task, out).float().cpu())
-        targets.append(y.cpu())
-    model.train(was_training)
-    metrics = task_metrics(task, torch.cat(preds), torch.cat(targets))
-    return total / max(n, 1), metrics
-
-
-def evaluate(
-    model: nn.Module,
-    source: Source,
-    task: str,
-    device: str | torch.device = "cpu",
-    *,
-    batch_size: int = 256,
-    indices: np.ndarray | None = None,
-    in_memory_mb: int = 1024,
-) -> dict[str, Any]:
-    """Task metrics (``simgan.eval.metrics``) of a trained model on a labelled dataset.
-
-    Args:
-        model: a network from :func:`build_task_model` / :func:`load_task_model`.
-        source: a dataset labelled for ``task``.
-        task: classify, gaze or handpose.
-        device: where to run.
-        batch_size: evaluation batch size.
-        indices: evaluate on this subset only.
-        in_memory_mb: load the set into memory first when it fits.
-
-    Returns:
-        The task's metrics dict (the ``metrics.json`` keys of DESIGN.md), plus ``n`` (samples).
-
-    Raises:
-        InputError: ``source`` is not labelled for ``task``.
-    """
-    _check_source(source, "test", task, None)
-    device = torch.device(device)
-    idx = np.arange(len(source)) if indices is None else np.asarray(indices)
-    data = _Data([source], idx, in_memory=_fits(source, len(idx), in_memory_mb))
-    model = model.to(device)
-    _, metrics = _run_eval(model, task, data, device, batch_size)
-    return {**metrics, "n": len(idx)}
-
-
-def _fits(src: Source, n: int, budget_mb: int) -> bool:
-    i = src.info
-    return n * i.height * i.width * i.channels * 4 <= budget_mb * 2**20
-
-
-# --- checkpoints, history, curves ---------------------------------------------------------------------
-
-
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a plain-dict checkpoint atomically (temp file + rename)."""
-    atomic.atomic_write(path, lambda f: torch.save(state, f))
+# --- the loop -----------------------------------------------------------------------------------------
 
 
 def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The metrics that can rank epochs (numbers with a direction), for the validation record."""
     return {k: v for k, v in metrics.items() if k in METRICS and METRICS[k].higher_is_better is not None}
 
 
-def _plot_curves(path: Path, history: list[dict[str, Any]], task: str, test: dict[str, Any] | None) -> None:
-    """``curves.png``: losses and the validation score per epoch, and the test within-d curves (or the
-    confusion matrix for classify). Uses a bare Figure (Agg canvas), never pyplot's global state."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(12, 3.6))
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.3)
-    ax_loss, ax_val, ax_test = fig.subplots(1, 3)
-    x = list(range(1, len(history) + 1))
-    ax_loss.plot(x, [h["train/loss"] for h in history], label="train")
-    val_loss = [h.get("val/loss") for h in history]
-    if any(v is not None for v in val_loss):
-        ax_loss.plot(x, [np.nan if v is None else v for v in val_loss], label="val")
-    key = selection_metric(task).name
-    ax_val.plot(x, [h.get(f"val/{key}", np.nan) for h in history], marker=".")
-    for k, h in enumerate(history):
-        if h["phase"] == "finetune":
-            for ax in (ax_loss, ax_val):
-                ax.axvline(k + 0.5, color="grey", linestyle="--", linewidth=0.8)
-            break
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss", yscale="log")
-    ax_loss.legend()
-    ax_val.set(xlabel="epoch", ylabel=key, title=f"validation {key}")
-    if test is None:
-        ax_test.set_axis_off()
-    elif task == "classify":
-        ax_test.imshow(np.asarray(test["confusion"]), cmap="Blues")
-        ax_test.set(xlabel="predicted", ylabel="true", title=f"test confusion (acc {test['accuracy']:.3f})")
-    else:
-        unit = "deg" if task == "gaze" else "px"
-        curves = (
-            {"within_deg": "samples"}
-            if task == "gaze"
-            else {"within_px": "joints", "frames_within_px": "frames"}
-        )
-        for k, label in curves.items():
-            ax_test.plot([int(d) for d in test[k]], list(test[k].values()), label=label)
-        ax_test.set(xlabel=f"error threshold d ({unit})", ylabel="fraction <= d", title="test", ylim=(0, 1))
-        ax_test.legend()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    atomic.write_bytes(path, buf.getvalue())
-
-
-# --- the loop -----------------------------------------------------------------------------------------
+def _train_epoch(
+    model: nn.Module,
+    task: str,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    augment: Augmenter,
+    generator: torch.Generator,
+    bar: tqdm,
+) -> float:
+    """One pass over ``batches``: augment, step; returns the mean training loss."""
+    model.train()
+    total, n = 0.0, 0
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if augment:
+            x, y = augment(x, y, generator)  # parameters drawn on the CPU generator, pixels on device
+        loss = task_loss(model, task, model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(x)
+        n += len(x)
+        bar.update(1)
+    return total / max(n, 1)
 
 
 def _fit(
@@ -471,8 +183,8 @@ def _fit(
     model: nn.Module,
     cfg: TaskConfig,
     spec: dict[str, Any],
-    train: _Data,
-    val: _Data,
+    train: TaskData,
+    val: TaskData,
     epochs: int,
     lr: float,
     device: torch.device,
@@ -502,29 +214,18 @@ def _fit(
     )
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        total, n = 0.0, 0
-        for x, y in train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if augment:
-                x, y = augment(x, y, generator)  # parameters drawn on the CPU generator, pixels on device
-            loss = task_loss(model, cfg.task, model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(x)
-            n += len(x)
-            bar.update(1)
+        batches = train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch)
         record: dict[str, Any] = {
             "phase": phase,
             "epoch": epoch,
-            "train/loss": total / max(n, 1),
+            "train/loss": _train_epoch(model, cfg.task, batches, optimizer, device, augment, generator, bar),
             "lr": optimizer.param_groups[0]["lr"],
         }
         if scheduler is not None:
             scheduler.step()
         if len(val):
-            val_loss, val_metrics = _run_eval(model, cfg.task, val, device, max(cfg.batch_size, 256))
+            val_batches = val.batches(max(cfg.batch_size, 256), shuffle=False, seed=0)
+            val_loss, val_metrics = evaluate_batches(model, cfg.task, val_batches, device)
             record["val/loss"] = val_loss
             record.update({f"val/{k}": v for k, v in _scalar_metrics(val_metrics).items()})
             # Ties on the metric (common for accuracy on a small split) go to the lower validation loss.
@@ -547,8 +248,8 @@ def _fit(
         # Serialising every epoch would dominate short epochs: write at most every checkpoint_interval_s,
         # and always when the phase ends (so the files on disk end up exactly the returned state).
         if stop or epoch == epochs or time.perf_counter() - last_write >= cfg.checkpoint_interval_s:
-            _save_checkpoint(out / "last.pt", last)
-            _save_checkpoint(out / "best.pt", best)
+            save_checkpoint(out / "last.pt", last, "task")
+            save_checkpoint(out / "best.pt", best, "task")
             last_write = time.perf_counter()
         if stop:
             break
@@ -570,10 +271,8 @@ def _checkpoint(
     cfg: TaskConfig,
     spec: dict[str, Any],
 ) -> dict[str, Any]:
-    """The plain checkpoint dict (loads with ``weights_only=True``); best.pt carries no optimizer."""
+    """The checkpoint's state (``save_checkpoint`` adds format and version); best.pt carries no optimizer."""
     state = {
-        "format": CHECKPOINT_FORMAT,
-        "version": 1,
         "model": model_state,
         "phase": phase,
         "epoch": epoch,
@@ -584,6 +283,37 @@ def _checkpoint(
     if optimizer_state is not None:
         state["optimizer"] = optimizer_state
     return state
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def _check_run(
+    cfg: TaskConfig, train: Sequence[Source], finetune: Source | None, test: Source | None
+) -> DatasetInfo:
+    """Step 1: refuse a bad config or a dataset the run cannot use; returns the first training set's info."""
+    cfg.validate()
+    if not train:
+        raise InputError("train-task: at least one --train dataset is needed")
+    ref = train[0]
+    for src in train:
+        check_source(src, "--train", cfg.task, ref)
+    if finetune is not None:
+        check_source(finetune, "--finetune", cfg.task, ref)
+    if test is not None:
+        check_source(test, "--test", cfg.task, ref)
+    info = ref.info
+    if cfg.task == "gaze":
+        try:
+            gaze_feature_shape(info.height, info.width)
+        except ValueError as e:
+            raise InputError.at(info.path, str(e)) from None
+    if cfg.task == "handpose" and (info.height % cfg.hg_stride or info.width % cfg.hg_stride):
+        raise InputError.at(
+            info.path,
+            f"hand images of {info.height}x{info.width} are not divisible by hg_stride {cfg.hg_stride}",
+        )
+    return info
 
 
 def train_task(
@@ -617,31 +347,10 @@ def train_task(
             that would corrupt this task's labels; a bad config value.
     """
     # 1. Check the datasets and the config.
-    cfg.validate()
-    if not train:
-        raise InputError("train-task: at least one --train dataset is needed")
-    out = Path(out)
-    ref = train[0]
-    for src in train:
-        _check_source(src, "--train", cfg.task, ref)
-    if finetune is not None:
-        _check_source(finetune, "--finetune", cfg.task, ref)
-    if test is not None:
-        _check_source(test, "--test", cfg.task, ref)
-    info = ref.info
-    if cfg.task == "gaze":
-        try:
-            gaze_feature_shape(info.height, info.width)
-        except ValueError as e:
-            raise InputError.at(info.path, str(e)) from None
-    if cfg.task == "handpose" and (info.height % cfg.hg_stride or info.width % cfg.hg_stride):
-        raise InputError.at(
-            info.path,
-            f"hand images of {info.height}x{info.width} are not divisible by hg_stride {cfg.hg_stride}",
-        )
+    info = _check_run(cfg, train, finetune, test)
     augment = Augmenter(cfg.task, cfg.augment)  # refuses ops that would corrupt the labels
     device = select_device(cfg.device)
-
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.json")
     (out / "history.jsonl").write_text("", encoding="utf-8")  # a rerun into the same folder starts fresh
@@ -649,18 +358,18 @@ def train_task(
     # 2. Seeded validation split of the mixed training sets; data into memory when small.
     seed_everything(cfg.seed)
     n_total = sum(len(s) for s in train)
-    train_idx, val_idx = _split(n_total, cfg.val_fraction, cfg.seed)
-    in_memory = n_total * info.height * info.width * info.channels * 4 <= cfg.in_memory_mb * 2**20
+    train_idx, val_idx = split(n_total, cfg.val_fraction, cfg.seed)
+    in_memory = fits_in_memory(info, n_total, cfg.in_memory_mb)
     data_kw = {"in_memory": in_memory, "workers": cfg.workers, "progress": progress}
-    train_data = _Data(train, train_idx, desc="load train", **data_kw)
-    val_data = _Data(train, val_idx, desc="load val", **data_kw)
+    train_data = TaskData(train, train_idx, desc="load train", **data_kw)
+    val_data = TaskData(train, val_idx, desc="load val", **data_kw)
 
     model, spec = build_task_model(
         cfg,
         channels=info.channels,
         height=info.height,
         width=info.width,
-        num_outputs=_num_outputs(cfg.task, train),
+        num_outputs=num_outputs(cfg.task, train),
     )
     model = model.to(device)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
@@ -675,14 +384,14 @@ def train_task(
 
     # 4. Fine-tune on the few real labels: lower lr, fewer epochs, its own validation split.
     if finetune is not None:
-        ft_train, ft_val = _split(len(finetune), cfg.val_fraction, cfg.seed)
-        ft_mem = _fits(finetune, len(finetune), cfg.in_memory_mb)
+        ft_train, ft_val = split(len(finetune), cfg.val_fraction, cfg.seed)
+        ft_mem = fits_in_memory(finetune.info, len(finetune), cfg.in_memory_mb)
         ft_kw = {"in_memory": ft_mem, "workers": cfg.workers, "progress": progress}
         epochs = cfg.finetune_epochs or max(1, cfg.epochs // 2)
         best = _fit(
             phase="finetune",
-            train=_Data([finetune], ft_train, desc="load finetune", **ft_kw),
-            val=_Data([finetune], ft_val, desc="load finetune val", **ft_kw),
+            train=TaskData([finetune], ft_train, desc="load finetune", **ft_kw),
+            val=TaskData([finetune], ft_val, desc="load finetune val", **ft_kw),
             epochs=epochs,
             lr=cfg.lr * cfg.finetune_lr_factor,
             **fit_kw,
@@ -694,7 +403,7 @@ def train_task(
     metrics: dict[str, Any] = {"task": cfg.task}
     test_metrics = None
     if test is not None:
-        test_metrics = evaluate(model, test, cfg.task, device, in_memory_mb=cfg.in_memory_mb)
+        test_metrics = evaluate(model, test, cfg.task, device)
         metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
     if cfg.task == "classify" and info.classes:
         metrics["classes"] = list(info.classes)
@@ -708,17 +417,7 @@ def train_task(
         }
     )
     atomic.write_json(out / "metrics.json", metrics)
-    curves: dict[str, Any] = {
-        "epoch": [h["epoch"] for h in history],
-        "phase": [h["phase"] for h in history],
-        **{
-            k: [h.get(k) for h in history]
-            for k in sorted({k for h in history for k in h} - {"epoch", "phase"})
-        },
-    }
-    if test_metrics is not None:
-        curves["test"] = {k: v for k, v in test_metrics.items() if isinstance(v, dict)}
-    atomic.write_json(out / "curves.json", curves)
+    atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
     if cfg.plot:
-        _plot_curves(out / "curves.png", history, cfg.task, test_metrics)
+        plot_curves(out / "curves.png", history, cfg.task, test_metrics)
     return metrics

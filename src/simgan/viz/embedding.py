@@ -32,7 +32,7 @@ from torch import nn
 from simgan.atomic import write_bytes
 from simgan.data import ImageDataset, Source, make_loader, open_dataset
 from simgan.errors import InputError
-from simgan.train.task import load_task_model
+from simgan.nn.task_model import load_task_model
 
 __all__ = [
     "METHODS",

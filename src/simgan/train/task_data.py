@@ -1,0 +1,151 @@
+"""The data side of a ``train-task`` run: check the datasets, split off validation, and batch them.
+
+Small datasets (the float pixels fit ``in_memory_mb``) are loaded once into tensors, so a few epochs over
+~2000 8x8 digits take seconds on a CPU; larger ones stream from disk through a DataLoader. Either way a
+seeded shuffle gives the same order for a given seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Subset
+from tqdm import tqdm
+
+from simgan.data import DatasetInfo, ImageDataset, Source, label_to_target, make_loader
+from simgan.errors import InputError
+from simgan.eval.task_eval import check_labelled_for
+
+__all__ = ["TaskData", "fits_in_memory", "check_source", "num_outputs", "split"]
+
+
+class TaskData:
+    """A subset (by global index) of one or more concatenated sources: in memory, or streamed from disk.
+
+    Args:
+        sources: the datasets, concatenated in order (global index = position in the concatenation).
+        indices: the global indices of this subset.
+        in_memory: load every ``(image, target)`` into two tensors now (see :func:`fits_in_memory`).
+        workers: DataLoader workers when streaming.
+        progress: show a progress bar while loading.
+        desc: the progress bar's label.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        indices: np.ndarray,
+        *,
+        in_memory: bool,
+        workers: int = 0,
+        progress: bool = False,
+        desc: str = "load",
+    ):
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.workers = workers
+        self.x: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+        parts = [ImageDataset(s) for s in sources]
+        self.dataset = Subset(ConcatDataset(parts), self.indices.tolist())
+        if in_memory and len(self.indices):
+            items = [
+                self.dataset[i]
+                for i in tqdm(
+                    range(len(self.indices)), desc=desc, unit="img", disable=not progress, leave=False
+                )
+            ]
+            self.x = torch.stack([im for im, _ in items])  # (N, C, H, W)
+            self.y = torch.stack([t for _, t in items])  # (N,) / (N, 3) / (N, J, 2)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def num_batches(self, batch_size: int) -> int:
+        """Batches per pass (the last one may be short)."""
+        return -(-len(self) // batch_size)
+
+    def batches(
+        self, batch_size: int, *, shuffle: bool, seed: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(x, y)`` batches; with ``shuffle`` the order depends only on ``seed``.
+
+        Shape:
+            x (B, C, H, W) float32 in [-1, 1]; y (B,) classes, (B, 3) gaze or (B, J, 2) joints.
+        """
+        if self.x is not None and self.y is not None:
+            n = len(self)
+            if shuffle:
+                order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+            else:
+                order = torch.arange(n)
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                yield self.x[idx], self.y[idx]
+        else:
+            yield from make_loader(
+                self.dataset, batch_size, shuffle=shuffle, seed=seed, num_workers=self.workers
+            )
+
+
+def fits_in_memory(info: DatasetInfo, n: int, budget_mb: int) -> bool:
+    """Whether ``n`` images of ``info``'s size, as float32, fit in ``budget_mb`` MiB."""
+    return n * info.height * info.width * info.channels * 4 <= budget_mb * 2**20
+
+
+def _describe(info: DatasetInfo) -> str:
+    return f"{info.height}x{info.width}x{info.channels}"
+
+
+def check_source(src: Source, role: str, task: str, ref: Source | None) -> None:
+    """Refuse a dataset whose task, size, channels or classes differ from the run's (naming it).
+
+    Args:
+        src: the dataset to check.
+        role: how the run uses it (``--train``, ``--finetune``, ``--test``), for the message.
+        task: the run's task.
+        ref: the run's first training set, whose size, channels and classes every set must share.
+
+    Raises:
+        InputError: naming ``src`` and what differs.
+    """
+    check_labelled_for(src, task, role)
+    if ref is None:
+        return
+    info, r = src.info, ref.info
+    if (info.height, info.width, info.channels) != (r.height, r.width, r.channels):
+        raise InputError.at(
+            info.path,
+            f"{role} dataset has {_describe(info)} images, but {r.path} has {_describe(r)} "
+            "(every dataset of a run must share one size and channel count)",
+        )
+    if task == "classify" and info.classes and r.classes and tuple(info.classes) != tuple(r.classes):
+        raise InputError.at(
+            info.path, f"{role} dataset has classes {list(info.classes)}, but {r.path} has {list(r.classes)}"
+        )
+
+
+def num_outputs(task: str, sources: Sequence[Source]) -> int:
+    """Classes (from the class names, else the largest label) or joints (from the first label); 3 for gaze."""
+    if task == "gaze":
+        return 3
+    if task == "handpose":
+        return int(label_to_target(task, sources[0].label(0)).shape[0])
+    names = sources[0].info.classes
+    if names:
+        return len(names)
+    return 1 + max(int(s.label(i)) for s in sources for i in range(len(s)))
+
+
+def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, val) indices of ``range(n)``; at least one of each when there is room.
+
+    Shape:
+        -> train (n - n_val,), val (n_val,), both sorted int64.
+    """
+    n_val = int(round(fraction * n))
+    if fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
