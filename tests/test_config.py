@@ -10,7 +10,14 @@ from typing import Literal
 
 import pytest
 
-from simgan.config import config_from_dict, config_to_dict, load_config, non_defaults, save_config
+from simgan.config import (
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    non_defaults,
+    run_config,
+    save_config,
+)
 from simgan.errors import InputError
 
 
@@ -166,3 +173,33 @@ def test_result_is_frozen() -> None:
     cfg = load_config(Opts, None, {"steps": 3})
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.steps = 4  # type: ignore[misc]
+
+
+def test_nested_override_merges_into_the_file(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "steps: 3\ninner: {width: 2.0}\n")
+    cfg = load_config(Opts, path, {"inner": {"depth": 5, "width": None}})
+    assert cfg.inner == Inner(depth=5, width=2.0) and cfg.steps == 3
+    assert load_config(Opts, None, {"inner": {"depth": 6}}).inner == Inner(depth=6, width=0.5)
+
+
+def test_run_config_resume_falls_back_to_the_saved_config(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    save_config(Opts(lr=0.3, steps=4, mode="slow"), run / "config.json")
+    # A resumed run keeps its saved values; the overrides given still apply on top.
+    cfg = run_config(Opts, run, None, {"steps": 8}, resume=True)
+    assert cfg == Opts(lr=0.3, steps=8, mode="slow")
+    # A fresh run does not read the folder's config; an explicit file wins over the saved one.
+    assert run_config(Opts, run, None, {"steps": 8}) == Opts(steps=8)
+    other = _yaml(tmp_path, "lr: 0.7\n")
+    assert run_config(Opts, run, other, None, resume=True) == Opts(lr=0.7)
+    # Resuming a run that has not saved its config yet starts from the defaults.
+    assert run_config(Opts, tmp_path / "new", None, {"name": "x"}, resume=True) == Opts(name="x")
+
+
+def test_run_config_names_a_bad_saved_config(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"lr": 0.1, "stepz": 3}')
+    with pytest.raises(InputError) as info:
+        run_config(Opts, run, resume=True)
+    assert str(run / "config.json") in str(info.value) and "stepz" in str(info.value)

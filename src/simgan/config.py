@@ -4,7 +4,10 @@ Every component owns a frozen dataclass (the refiner's lives in ``simgan.train.r
 in ``simgan.train.task``); this module holds the machinery they share:
 
 - :func:`load_config` builds a config from defaults, then an optional YAML file, then CLI overrides
-  (later wins), rejecting unknown keys with a message that names the file and the key;
+  (later wins; a nested mapping overrides key by key), rejecting unknown keys with a message that names
+  the file and the key;
+- :func:`run_config` is the same for a run folder: a resumed run with no file given starts from the
+  ``config.json`` it saved, so that it continues the training it started;
 - :func:`save_config` writes the final config as JSON, atomically, with the non-default values listed
   under ``"_non_default"`` so a reader sees at a glance what a run changed.
 """
@@ -24,9 +27,18 @@ import yaml
 from simgan import atomic
 from simgan.errors import InputError
 
-__all__ = ["load_config", "save_config", "config_from_dict", "config_to_dict", "non_defaults"]
+__all__ = [
+    "CONFIG_NAME",
+    "load_config",
+    "run_config",
+    "save_config",
+    "config_from_dict",
+    "config_to_dict",
+    "non_defaults",
+]
 
 T = TypeVar("T")
+CONFIG_NAME = "config.json"  # the final config of a run, in its run folder
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -103,6 +115,9 @@ def load_config(
 ) -> T:
     """Defaults, then the YAML (or JSON) file at ``path``, then ``overrides`` whose value is not None.
 
+    A mapping in ``overrides`` merges into the file's mapping for a nested config (``{"refiner":
+    {"steps": 5}}`` changes only ``refiner.steps``).
+
     Raises:
         InputError: the file is missing, not YAML, not a mapping, or has an unknown key or a wrong type.
     """
@@ -126,10 +141,44 @@ def load_config(
         where = str(path)
     else:
         where = "config"
-    for k, v in (overrides or {}).items():
-        if v is not None:
-            data[k] = v
-    return config_from_dict(cls, data, where)
+    return config_from_dict(cls, _merge(data, overrides or {}), where)
+
+
+def _merge(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with ``overrides`` applied: None leaves a value alone, a mapping merges into a mapping."""
+    out = dict(data)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def run_config(
+    cls: type[T],
+    run_dir: str | Path,
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    resume: bool = False,
+) -> T:
+    """The config of the run in ``run_dir``: :func:`load_config`, except that a resumed run falls back to
+    its own saved ``run_dir/config.json`` when no file is given.
+
+    A resumed run continues the training it started, so its saved values (lambda, preset, ...) win over
+    the defaults; ``overrides`` still apply on top (e.g. a larger ``steps``). A fresh run, or a resumed one
+    without a saved config yet, reads ``path`` or the defaults.
+
+    Raises:
+        InputError: as :func:`load_config`, naming the file read.
+    """
+    saved = Path(run_dir) / CONFIG_NAME
+    if path is None and resume and saved.is_file():
+        path = saved
+    return load_config(cls, path, overrides)
 
 
 def non_defaults(cfg: Any) -> dict[str, Any]:

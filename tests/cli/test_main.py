@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -32,12 +33,17 @@ def test_every_subcommand_help(run_cli: RunCli, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_subcommand_module_contract(name: str) -> None:
+def test_subcommand_module_contract(name: str, run_cli: RunCli) -> None:
     mod = next(m for m in commands() if m.NAME == name)
-    assert isinstance(mod.HELP, str) and mod.HELP
-    assert isinstance(mod.ORDER, int)
-    assert mod.__doc__ and mod.__doc__.strip()  # the command's description
-    assert callable(mod.add_arguments) and callable(mod.run)
+    # HELP is the one-line summary in ``simgan --help``; the module docstring opens ``simgan NAME --help``.
+    _, top, _ = run_cli("--help")
+    assert mod.HELP and " ".join(mod.HELP.split()) in " ".join(top.split())
+    _, own, _ = run_cli(name, "--help")
+    first = mod.__doc__.strip().splitlines()[0]
+    assert " ".join(first.split()[:6]) in " ".join(own.split())
+    # The parser dispatches to the module's run.
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert sub.choices[name].get_default("_run") is mod.run
 
 
 def test_inspect_and_convert_are_registered_in_order() -> None:

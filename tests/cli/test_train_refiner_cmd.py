@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from simgan import losses
+from simgan.checkpoint import load_checkpoint
 from simgan.data import DatasetWriter, open_dataset, write_png
-from simgan.train.checkpoint import load_checkpoint
 
 RunCli = Callable[..., tuple[int, str, str]]
 
@@ -56,7 +56,9 @@ def test_train_refine_resume(run_cli: RunCli, data: tuple[Path, Path], tmp_path:
     assert code == 0, err
     assert "trained refiner" in out and "iteration 3" in out and "D accuracy real" in out
     assert {p.name for p in run.iterdir()} >= {"config.json", "checkpoint.pt", "stats.jsonl", "grids", "tb"}
-    assert load_checkpoint(run)["step"] == 6
+    assert load_checkpoint(run, "refiner")["step"] == 6
+    grids = sorted(p.name for p in (run / "grids").glob("*.png"))
+    assert grids == ["step_0000003.png", "step_0000006.png"]  # every --grid-every 3 steps and the last
 
     # Resume a finished run to a larger --steps: the saved config (lambda 0.3) is kept.
     code, out, err = run_cli(*args, "--steps", "5", "--resume")
@@ -131,4 +133,4 @@ def test_nan_exits_with_a_clear_message(
     assert code == 1 and out == ""
     last = err.strip().splitlines()[-1]
     assert "stopped: step 4 (adversarial): non-finite" in last and "checkpoint.pt" in last
-    assert load_checkpoint(tmp_path / "run")["step"] == 2  # the last good one
+    assert load_checkpoint(tmp_path / "run", "refiner")["step"] == 2  # the last good one

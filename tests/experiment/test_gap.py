@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simgan.experiment.gap import HEADLINE, _aggregate, gap_table
+from simgan.experiment.gap import _aggregate
+from simgan.experiment.table import HEADLINE, gap_table
 
 TINY = [
     "--n-synthetic", "256", "--repeats", "2", "--refiner-steps", "4", "--epochs", "1", "--no-realism",
@@ -30,6 +31,7 @@ def _tiny_config(tmp_path: Path, task: str, scale: int = 2) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) -> None:
     out = tmp_path / "gap"
     code, stdout, err = run_cli(
@@ -56,8 +58,10 @@ def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) 
     assert not ids["unlabeled"] & ids["test"] and not ids["labeled"] & ids["test"]
     assert sum(len(v) for v in ids.values()) == 1797
     assert "training data" in stdout and "refined_4x" in stdout
+    assert list((out / "refiner" / "grids").glob("step_*.png"))  # the CLI hands train_refiner a grid writer
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_a_changed_config_is_refused(tmp_path: Path, run_cli) -> None:
     cfg = _tiny_config(tmp_path, "digits", scale=0)
     out = tmp_path / "gap"
@@ -73,6 +77,7 @@ def test_rerun_resumes_and_a_changed_config_is_refused(tmp_path: Path, run_cli) 
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("task", "size"),
     [("eyes", "24x40"), ("hands", "32x32")],
@@ -133,6 +138,7 @@ def test_bad_inputs_exit_2(tmp_path: Path, run_cli) -> None:
     assert code == 2 and "missing" in err
 
 
+@pytest.mark.slow
 def test_demo_quick_prints_the_table_and_writes_the_report(tmp_path: Path, run_cli) -> None:
     code, stdout, err = run_cli("demo", "--quick", "--out", tmp_path / "demo")
     assert code == 0, err

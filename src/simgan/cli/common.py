@@ -1,15 +1,133 @@
-"""Arguments and output helpers shared by the subcommands."""
+"""Arguments and output helpers shared by the subcommands.
+
+Flags that set a field of a config dataclass all follow one pattern (:class:`ConfigFlags`): the flag's
+default is ``argparse.SUPPRESS``, so a flag left out leaves the value from ``--config FILE`` (or the
+dataclass default) alone; its help shows the dataclass default; :func:`config_overrides` turns the flags
+given into the overrides mapping of :func:`simgan.config.load_config`::
+
+    flags = ConfigFlags(parser, RefinerTrainConfig)
+    flags.add("--steps", "T: adversarial iterations")            # int, from the field's annotation
+    flags.add("--no-history", "ablation: ...", field="history", const=False)
+    ...
+    cfg = load_config(RefinerTrainConfig, args.config, config_overrides(args))
+
+A dotted field (``refiner.steps``) sets a field of a nested config.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import typing
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from simgan.data import LAYOUTS
+from simgan.experiment.table import format_table
 
-__all__ = ["add_seed", "add_device", "add_format", "add_json", "print_json", "print_table", "size_arg"]
+__all__ = [
+    "ConfigFlags",
+    "config_overrides",
+    "add_seed",
+    "add_device",
+    "add_format",
+    "add_json",
+    "print_json",
+    "print_table",
+    "size_arg",
+]
+
+_DEST = "config:"  # namespace attributes of ConfigFlags start with this; nothing else does
+_NO_CONST = object()
+_METAVAR: dict[Any, str] = {int: "N", float: "X"}
+
+
+class ConfigFlags:
+    """Adds flags bound to the fields of the config dataclass ``cls`` to ``parser`` (module docstring).
+
+    Args:
+        parser: the subcommand's parser.
+        cls: a frozen config dataclass whose fields all have defaults (the defaults shown in ``--help``).
+    """
+
+    def __init__(self, parser: argparse.ArgumentParser, cls: type) -> None:
+        self.parser = parser
+        self.cls = cls
+        self.default = cls()
+
+    def _field(self, path: str) -> tuple[Any, Any]:
+        """(annotation, default value) of the dotted field ``path``."""
+        cls, value, tp = self.cls, self.default, None
+        for name in path.split("."):
+            if not dataclasses.is_dataclass(cls) or name not in typing.get_type_hints(cls):
+                raise ValueError(f"{self.cls.__name__} has no field {path!r}")
+            tp, value = typing.get_type_hints(cls)[name], getattr(value, name)
+            cls = tp
+        return tp, value
+
+    def add(
+        self,
+        flag: str,
+        help: str,
+        *,
+        field: str | None = None,
+        type: Callable[[str], Any] | None = None,
+        choices: Iterable[str] | None = None,
+        const: Any = _NO_CONST,
+        metavar: str | None = None,
+        shown: str | None = None,
+    ) -> None:
+        """Add ``flag`` bound to ``field`` (default: the flag's name, ``--lr-r`` -> ``lr_r``).
+
+        Args:
+            flag: the option, e.g. ``--batch-size``.
+            help: what it sets; ``(default: ...)`` is appended.
+            field: the config field, dotted for a nested config (``refiner.steps``).
+            type: parses the text; default: int or float by the field's annotation, else the text itself.
+            choices: allowed values (take them from the registry that holds them).
+            const: make a switch that sets the field to ``const`` (no value on the command line).
+            metavar: the value's name in ``--help`` (default ``N`` for int, ``X`` for float, else the
+                flag's name in capitals); choices are listed instead.
+            shown: the default as ``--help`` shows it (default: the dataclass default).
+        """
+        field = field or flag.lstrip("-").replace("-", "_")
+        tp, value = self._field(field)
+        kw: dict[str, Any] = {"dest": _DEST + field, "default": argparse.SUPPRESS}
+        if const is not _NO_CONST:
+            kw.update(action="store_const", const=const)
+            shown = shown or ("on" if value == const else "off")
+        else:
+            if tp is bool:
+                raise ValueError(f"{flag}: a bool field takes a switch (pass const=True or False)")
+            kw["type"] = type or (tp if tp in (int, float) else None)
+            if choices is not None:
+                kw["choices"] = list(choices)  # listed in --help in place of a metavar
+            else:  # argparse would name the value after the prefixed dest
+                kw["metavar"] = metavar or _METAVAR.get(
+                    kw["type"], flag.lstrip("-").replace("-", "_").upper()
+                )
+        kw["help"] = f"{help} (default: {value if shown is None else shown})"
+        self.parser.add_argument(flag, **kw)
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The values of the :class:`ConfigFlags` flags actually given, as a (nested) overrides mapping.
+
+    ``--steps 5 --refiner-steps 3`` (fields ``steps`` and ``refiner.steps``) gives
+    ``{"steps": 5, "refiner": {"steps": 3}}``; flags not given are absent.
+    """
+    out: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if not key.startswith(_DEST):
+            continue
+        *parents, name = key[len(_DEST) :].split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[name] = value
+    return out
 
 
 def add_seed(p: argparse.ArgumentParser, default: int = 0) -> None:
@@ -39,13 +157,8 @@ def print_json(obj: Any) -> None:
 
 
 def print_table(rows: list[list[Any]], header: list[str]) -> None:
-    """A plain fixed-width table on stdout."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    for k, r in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    """A plain fixed-width table on stdout (:func:`simgan.experiment.table.format_table`)."""
+    print(format_table(rows, header))
 
 
 def size_arg(text: str) -> tuple[int, int]:

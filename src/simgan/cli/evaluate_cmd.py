@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simgan.cli.common import add_device, add_json, add_seed, print_json, print_table
-from simgan.eval.label_preservation import LabelsConfig, evaluate_labels
+from simgan.cli.common import ConfigFlags, add_device, add_json, config_overrides, print_json, print_table
+from simgan.config import load_config
 from simgan.eval.realism import RealismConfig, evaluate_realism
+from simgan.experiment.labels import LabelsConfig, evaluate_labels
 
 NAME = "evaluate"
 ORDER = 50
 HELP = "realism (two-sample test, FID/KID) and label preservation of refined images"
-
-_DEFAULT_REALISM = RealismConfig()
-_DEFAULT_LABELS = LabelsConfig()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,19 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--a", required=True, metavar="DIR", help="first image set (e.g. refined)")
     r.add_argument("--b", required=True, metavar="DIR", help="second image set (e.g. real)")
     r.add_argument("--out", metavar="DIR", help="write DIR/metrics.json")
-    r.add_argument(
-        "--max-per-set", type=int, default=_DEFAULT_REALISM.max_per_set, help="images per set at most"
-    )
-    r.add_argument(
-        "--epochs", type=int, default=_DEFAULT_REALISM.epochs, help="two-sample classifier training epochs"
-    )
-    r.add_argument(
-        "--test-fraction",
-        type=float,
-        default=_DEFAULT_REALISM.test_fraction,
-        help="held-out share of each set",
-    )
-    add_seed(r)
+    rf = ConfigFlags(r, RealismConfig)
+    rf.add("--max-per-set", "images per set at most")
+    rf.add("--epochs", "two-sample classifier training epochs")
+    rf.add("--test-fraction", "held-out share of each set")
+    rf.add("--seed", "random seed (same seed, same result)")
     add_device(r)
     add_json(r)
     r.set_defaults(_what=_realism)
@@ -76,27 +66,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     lab.add_argument(
         "--out", metavar="DIR", help="write DIR/metrics.json (and DIR/oracle/, a trained oracle)"
     )
-    lab.add_argument(
-        "--max-samples", type=int, default=_DEFAULT_LABELS.max_samples, help="pairs measured at most"
-    )
-    lab.add_argument(
-        "--oracle-epochs", type=int, default=_DEFAULT_LABELS.oracle_epochs, help="epochs of a trained oracle"
-    )
-    add_seed(lab)
+    lf = ConfigFlags(lab, LabelsConfig)
+    lf.add("--max-samples", "pairs measured at most")
+    lf.add("--oracle-epochs", "epochs of a trained oracle")
+    lf.add("--seed", "random seed (same seed, same result)")
     add_device(lab)
     add_json(lab)
     lab.set_defaults(_what=_labels)
 
 
 def _realism(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = RealismConfig(
-        max_per_set=args.max_per_set, epochs=args.epochs, test_fraction=args.test_fraction, seed=args.seed
-    )
+    cfg = load_config(RealismConfig, None, config_overrides(args))
     return evaluate_realism(args.a, args.b, cfg, out=args.out, device=args.device, progress=not args.json)
 
 
 def _labels(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = LabelsConfig(max_samples=args.max_samples, oracle_epochs=args.oracle_epochs, seed=args.seed)
+    cfg = load_config(LabelsConfig, None, config_overrides(args))
     return evaluate_labels(
         args.synthetic,
         args.refined,

@@ -10,13 +10,23 @@ matrix  train on each dataset, test on each (the cross-domain table).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
-from simgan.cli.common import add_device, add_json, add_seed, print_json, print_table, size_arg
+from simgan.cli.common import (
+    ConfigFlags,
+    add_device,
+    add_json,
+    add_seed,
+    config_overrides,
+    print_json,
+    print_table,
+    size_arg,
+)
 from simgan.config import load_config
+from simgan.data import source
 from simgan.errors import InputError
-from simgan.experiment.gap import TASK_OF, GapConfig, RealData, gap_table, run_gap
+from simgan.experiment.gap import TASK_OF, GapConfig, RealData, run_gap
+from simgan.experiment.table import format_gap
 
 NAME = "experiment"
 HELP = "reality-gap experiments (gap, matrix)"
@@ -25,33 +35,34 @@ ORDER = 80
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = p.formatter_class
 
     g = sub.add_parser("gap", help="synthetic vs refined vs real, tested on real data", formatter_class=fmt)
-    g.add_argument("--task", choices=sorted(TASK_OF), help="simulator / task (default digits)")
     g.add_argument("--out", type=Path, default=None, help="output folder (default runs/gap-TASK)")
     g.add_argument("--config", type=Path, help="YAML with GapConfig keys (refiner: and task_model: nested)")
-    g.add_argument("--n-synthetic", type=int, help="synthetic training images per repeat (default 2000)")
-    g.add_argument("--scale", type=int, help="data-scaling factor of the *_4x rows; 0 disables (default 4)")
-    g.add_argument("--n-real", type=int, help="images per pseudo-real split, eyes/hands (default 2000)")
-    g.add_argument("--size", type=size_arg, help="image HxW (default: the simulator's)")
-    g.add_argument("--repeats", type=int, help="repeats for mean +/- std (default 3)")
-    g.add_argument("--refiner-steps", type=int, help="refiner adversarial iterations")
-    g.add_argument("--lambda-reg", type=float, help="self-regularization weight lambda")
-    g.add_argument("--epochs", type=int, help="task-model epochs")
+    f = ConfigFlags(g, GapConfig)
+    f.add("--task", "simulator / task", choices=sorted(TASK_OF))
+    f.add("--n-synthetic", "synthetic training images per repeat")
+    f.add("--scale", "data-scaling factor of the *_4x rows; 0 disables")
+    f.add("--n-real", "images per pseudo-real split, eyes/hands")
+    f.add("--size", "image HxW", type=size_arg, metavar="HxW", shown="the simulator's")
+    f.add("--repeats", "repeats for mean +/- std")
+    f.add("--refiner-steps", "refiner adversarial iterations", field="refiner.steps")
+    f.add("--lambda-reg", "self-regularization weight lambda", field="refiner.lambda_reg")
+    f.add("--epochs", "task-model epochs", field="task_model.epochs")
     g.add_argument("--real-unlabeled", help="your unlabelled real images (for the refiner)")
     g.add_argument("--real-labeled", help="your labelled real images (the 'real' upper-bound row)")
     g.add_argument("--real-test", help="your labelled real test images")
     g.add_argument("--synthetic", help="your own synthetic set instead of the simulator's")
     g.add_argument("--refiner", help="a trained refiner RUN to use instead of training one")
-    g.add_argument("--no-realism", action="store_true", help="skip the realism / label-preservation checks")
+    f.add("--no-realism", "skip the realism / label-preservation checks", field="realism", const=False)
     g.add_argument("--overwrite", action="store_true", help="delete OUT first")
-    add_seed(g)
+    f.add("--seed", "base seed; repeat r uses seed + r")
     add_device(g)
     add_json(g)
 
     m = sub.add_parser("matrix", help="train on each dataset, test on each", formatter_class=fmt)
-    m.add_argument("--task", choices=sorted(set(TASK_OF.values())), required=True)
+    m.add_argument("--task", choices=source.TASKS, required=True)
     m.add_argument("--data", action="append", required=True, metavar="NAME=DIR", help="a labelled dataset")
     m.add_argument("--out", type=Path, default=Path("runs/matrix"), help="output folder")
     m.add_argument("--epochs", type=int, default=10, help="epochs per model")
@@ -60,54 +71,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_json(m)
 
 
-def gap_config(args: argparse.Namespace, base: GapConfig | None = None) -> GapConfig:
-    """GapConfig from defaults (or ``base``), ``--config`` YAML, then flags."""
-    cfg = load_config(GapConfig, args.config) if getattr(args, "config", None) else (base or GapConfig())
-    top = {
-        "task": args.task,
-        "n_synthetic": args.n_synthetic,
-        "scale": args.scale,
-        "n_real": args.n_real,
-        "size": tuple(args.size) if args.size else None,
-        "repeats": args.repeats,
-        "seed": args.seed,
-    }
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in top.items() if v is not None})
-    refiner: dict[str, object] = {"steps": args.refiner_steps, "lambda_reg": args.lambda_reg}
-    cfg = dataclasses.replace(
-        cfg, refiner=dataclasses.replace(cfg.refiner, **{k: v for k, v in refiner.items() if v is not None})
-    )
-    if args.epochs is not None:
-        cfg = dataclasses.replace(cfg, task_model=dataclasses.replace(cfg.task_model, epochs=args.epochs))
-    if args.no_realism:
-        cfg = dataclasses.replace(cfg, realism=False)
-    return cfg
-
-
-def print_gap(result: dict, out: Path) -> None:
-    header, rows = gap_table(result)
-    print(
-        f"\nreality gap: {result['task']} ({result['task_model']}), real test set, "
-        f"mean +/- std over {result['repeats']} repeat(s)\n"
-    )
-    print_table(rows, header)
-    for name, m in result.get("realism", {}).items():
-        print(
-            f"realism real vs {name}: two-sample acc {m['c2st_accuracy']:.3f} (0.5 = indistinguishable), "
-            f"FID {m['fid']:.3f}"
-        )
-    labels = result.get("labels") or {}
-    if "oracle_accuracy_synthetic" in labels:
-        print(
-            f"label preservation (oracle trained on real labels): synthetic "
-            f"{labels['oracle_accuracy_synthetic']:.3f}, refined {labels['oracle_accuracy_refined']:.3f}"
-        )
-    print(f"\nwrote {out / 'gap.json'} and {out / 'report.html'}")
+def gap_config(args: argparse.Namespace) -> GapConfig:
+    """GapConfig from defaults, the ``--config`` YAML, then the flags given."""
+    return load_config(GapConfig, args.config, config_overrides(args))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.experiment == "matrix":
-        from simgan.eval.matrix import cross_domain_matrix, matrix_rows
+        from simgan.experiment.matrix import cross_domain_matrix, matrix_rows
 
         datasets = {}
         for item in args.data:
@@ -140,5 +111,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({k: v for k, v in result.items() if k != "per_repeat"})
     else:
-        print_gap(result, out)
+        print(format_gap(result, out))
     return 0

@@ -16,81 +16,60 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simgan.cli.common import add_format, add_json, print_json, print_table
+from simgan.cli.common import ConfigFlags, add_format, add_json, config_overrides, print_json, print_table
 from simgan.config import load_config
-from simgan.data import open_dataset
-from simgan.data.augment import AUGMENTATIONS
-from simgan.train.optim import OPTIMIZERS, SCHEDULERS
+from simgan.data import augment, open_dataset, source
+from simgan.train import optim
 from simgan.train.task import TaskConfig, train_task
 
 NAME = "train-task"
 ORDER = 40
 HELP = "train and test a classifier, gaze or hand-pose network"
 
-_D = TaskConfig()
-# flag -> (config field, type, help). Defaults are SUPPRESSed so that only flags actually given override
-# the --config file; the help shows the config default instead.
-_OPTIONS: dict[str, tuple[str, Any, str]] = {
-    "--epochs": ("epochs", int, "training epochs"),
-    "--batch-size": ("batch_size", int, "samples per step"),
-    "--lr": ("lr", float, "learning rate"),
-    "--momentum": ("momentum", float, "momentum for momentum/nesterov"),
-    "--weight-decay": ("weight_decay", float, "L2 weight decay"),
-    "--lr-step": ("lr_step", int, "epochs per step decay (and per lr-gamma for exponential)"),
-    "--lr-gamma": ("lr_gamma", float, "learning-rate decay factor"),
-    "--val-fraction": ("val_fraction", float, "held-out share of the training data for model selection"),
-    "--patience": ("patience", int, "stop after this many epochs without a better val score (0: never)"),
-    "--finetune-epochs": ("finetune_epochs", int, "fine-tune epochs (0: half of --epochs)"),
-    "--finetune-lr-factor": ("finetune_lr_factor", float, "fine-tune lr = lr * this"),
-    "--width": ("width", int, "network width (0: 16 for the digit CNN, 64 for the hourglass)"),
-    "--seed": ("seed", int, "random seed (same seed, same result)"),
-    "--device": ("device", str, "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps"),
-    "--workers": ("workers", int, "DataLoader workers when a dataset streams from disk"),
-}
+
+def _ops(text: str) -> list[str]:
+    """``--augment flip,crop`` -> ["flip", "crop"]; the names are checked against the task by the library."""
+    return [a for a in text.split(",") if a.strip()]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("task", choices=["classify", "gaze", "handpose"], help="the task to train")
+    p.add_argument("task", choices=source.TASKS, help="the task to train")
     p.add_argument("--train", action="append", required=True, metavar="DIR", help="training set (repeatable)")
     p.add_argument("--test", required=True, metavar="DIR", help="labelled test set (evaluated once)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
     p.add_argument("--finetune", metavar="DIR", default=None, help="fine-tune on these labels after training")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML file of TaskConfig values")
-    sup = argparse.SUPPRESS
-    p.add_argument(
-        "--optimizer", choices=OPTIMIZERS, default=sup, help=f"optimizer (default: {_D.optimizer})"
-    )
-    p.add_argument(
-        "--scheduler",
-        choices=SCHEDULERS,
-        default=sup,
-        help=f"lr schedule per epoch (default: {_D.scheduler})",
-    )
-    p.add_argument(
+    f = ConfigFlags(p, TaskConfig)
+    f.add("--optimizer", "optimizer", choices=optim.OPTIMIZERS)
+    f.add("--scheduler", "lr schedule per epoch", choices=optim.SCHEDULERS)
+    f.add(
         "--augment",
-        default=sup,
+        f"comma-separated subset of {','.join(augment.AUGMENTATIONS)}, or none; flip is refused for classify",
+        type=_ops,
         metavar="OPS",
-        help=f"comma-separated subset of {','.join(AUGMENTATIONS)}, or none (default: none); "
-        "flip is refused for classify",
+        shown="none",
     )
-    for flag, (field, tp, text) in _OPTIONS.items():
-        p.add_argument(flag, type=tp, default=sup, help=f"{text} (default: {getattr(_D, field)})")
+    f.add("--epochs", "training epochs")
+    f.add("--batch-size", "samples per step")
+    f.add("--lr", "learning rate")
+    f.add("--momentum", "momentum for momentum/nesterov")
+    f.add("--weight-decay", "L2 weight decay")
+    f.add("--lr-step", "epochs per step decay (and per lr-gamma for exponential)")
+    f.add("--lr-gamma", "learning-rate decay factor")
+    f.add("--val-fraction", "held-out share of the training data for model selection")
+    f.add("--patience", "stop after this many epochs without a better val score (0: never)")
+    f.add("--finetune-epochs", "fine-tune epochs (0: half of --epochs)")
+    f.add("--finetune-lr-factor", "fine-tune lr = lr * this")
+    f.add("--width", "network width (0: 16 for the digit CNN, 64 for the hourglass)")
+    f.add("--seed", "random seed (same seed, same result)")
+    f.add("--device", "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    f.add("--workers", "DataLoader workers when a dataset streams from disk")
     add_format(p)
     add_json(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {"task": args.task}
-    for flag, (field, _, _) in _OPTIONS.items():
-        dest = flag[2:].replace("-", "_")
-        if hasattr(args, dest):
-            overrides[field] = getattr(args, dest)
-    for name in ("optimizer", "scheduler"):
-        if hasattr(args, name):
-            overrides[name] = getattr(args, name)
-    if hasattr(args, "augment"):
-        overrides["augment"] = [a for a in args.augment.split(",") if a.strip()]
-    cfg = load_config(TaskConfig, args.config, overrides)
+    cfg = load_config(TaskConfig, args.config, {**config_overrides(args), "task": args.task})
     train = [open_dataset(d, args.format) for d in args.train]
     test = open_dataset(args.test, args.format)
     finetune = open_dataset(args.finetune, args.format) if args.finetune else None

@@ -16,6 +16,7 @@ from typing import Any
 from simgan.config import config_to_dict
 from simgan.errors import InputError
 from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap
+from simgan.experiment.table import format_gap
 from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig
 
@@ -69,8 +70,6 @@ def run_demo(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result."""
-    from simgan.cli.experiment_cmd import print_gap
-
     out = Path(out)
     cfg = demo_config(quick, repeats, seed)
     if is_gap_folder(out):
@@ -82,5 +81,5 @@ def run_demo(
             print(f"[demo] {out} holds a demo run with other settings: starting over")
             shutil.rmtree(out)
     result = run_gap(cfg, out, device=device, progress=progress)
-    print_gap(result, out)
+    print(format_gap(result, out))
     return result

@@ -46,20 +46,11 @@ from simgan.refine import refine
 from simgan.sim.registry import simulate
 from simgan.train.refiner import RefinerTrainConfig, train_refiner
 from simgan.train.task import TaskConfig, train_task
+from simgan.viz.grids import save_refiner_grid
 
-__all__ = ["TASK_OF", "HEADLINE", "GapConfig", "RealData", "run_gap", "gap_table"]
+__all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder"]
 
 TASK_OF = {"digits": "classify", "eyes": "gaze", "hands": "handpose"}
-# The metrics the table shows per task: (json path, column title, higher is better).
-HEADLINE: dict[str, list[tuple[str, str, bool]]] = {
-    "classify": [("accuracy", "accuracy", True)],
-    "gaze": [("angular_error_deg", "mean error (deg)", False), ("within_deg.7", "% within 7 deg", True)],
-    "handpose": [
-        ("within_px.5", "% joints within 5 px", True),
-        ("frames_within_px.5", "% frames within 5 px", True),
-        ("mean_error_px", "mean error (px)", False),
-    ],
-}
 ROWS = ("synthetic", "refined", "synthetic_4x", "refined_4x", "real")
 REAL_SPLIT = {"unlabeled": 0.5, "labeled": 0.2, "test": 0.3}
 
@@ -108,15 +99,6 @@ class RealData:
     refiner_run: str | Path | None = None
 
 
-def _get(metrics: dict[str, Any], path: str) -> float | None:
-    v: Any = metrics
-    for k in path.split("."):
-        if not isinstance(v, dict) or k not in v:
-            return None
-        v = v[k]
-    return float(v) if isinstance(v, int | float) else None
-
-
 def _std(vals: np.ndarray, axis: int = 0) -> np.ndarray:
     """Sample standard deviation over repeats (ddof 1); 0 for a single repeat."""
     return vals.std(axis=axis, ddof=1) if vals.shape[axis] > 1 else np.zeros_like(vals.mean(axis=axis))
@@ -138,28 +120,6 @@ def _aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
             out[curve] = dict(zip(keys, vals.mean(0).tolist(), strict=True))
             out[f"{curve}_std"] = dict(zip(keys, _std(vals).tolist(), strict=True))
     return out
-
-
-def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the printed table: one row per training set, mean +/- std per metric."""
-    task = result["task_model"]
-    cols = HEADLINE[task]
-    header = ["training data", "n train"] + [title for _, title, _ in cols]
-    rows = []
-    for name, m in result["results"].items():
-        cells = [name, f"{m.get('n_train', 0):.0f}"]
-        for path, _, _ in cols:
-            head, _, d = path.partition(".")
-            mean = _get(m, path)
-            std = _get(m, f"{head}_std.{d}" if d else f"{head}_std") or 0.0
-            if mean is None:
-                cells.append("-")
-            elif head in ("angular_error_deg", "mean_error_px"):
-                cells.append(f"{mean:.2f} +/- {std:.2f}")
-            else:  # fractions shown as percentages
-                cells.append(f"{100 * mean:.1f} +/- {100 * std:.1f}")
-        rows.append(cells)
-    return header, rows
 
 
 def _prepare_real(cfg: GapConfig, user: RealData, data: Path, progress: bool) -> dict[str, Source | None]:
@@ -307,6 +267,7 @@ def run_gap(
                 resume=True,
                 device=device,
                 progress=progress,
+                on_grid=save_refiner_grid,
             )
         for name in [k for k in ("synthetic", "synthetic_4x") if k in sets]:
             target = name.replace("synthetic", "refined")
@@ -355,8 +316,8 @@ def _measure_realism(
     Realism compares against real images the refiner never saw: the labelled split (labels unused) when
     there is one, else the unlabelled split. The test split is never used.
     """
-    from simgan.eval.label_preservation import evaluate_labels
     from simgan.eval.realism import evaluate_realism
+    from simgan.experiment.labels import evaluate_labels
     from simgan.viz.embedding import visualize
 
     dev = device or "cpu"

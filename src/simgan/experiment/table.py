@@ -1,0 +1,94 @@
+"""Text tables of results: a plain fixed-width table, and the reality-gap table that ``experiment gap`` and
+``demo`` print. Functions return text; printing is the caller's business (the CLI, a notebook)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HEADLINE", "format_table", "gap_table", "format_gap"]
+
+# The metrics the gap table shows per task: (json path, column title, higher is better).
+HEADLINE: dict[str, list[tuple[str, str, bool]]] = {
+    "classify": [("accuracy", "accuracy", True)],
+    "gaze": [("angular_error_deg", "mean error (deg)", False), ("within_deg.7", "% within 7 deg", True)],
+    "handpose": [
+        ("within_px.5", "% joints within 5 px", True),
+        ("frames_within_px.5", "% frames within 5 px", True),
+        ("mean_error_px", "mean error (px)", False),
+    ],
+}
+
+
+def format_table(rows: list[list[Any]], header: list[str]) -> str:
+    """A plain fixed-width table: the header, a rule of dashes, one line per row (no trailing newline)."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for k, r in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _get(metrics: dict[str, Any], path: str) -> float | None:
+    v: Any = metrics
+    for k in path.split("."):
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return float(v) if isinstance(v, int | float) else None
+
+
+def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the gap table: one row per training set, mean +/- std per metric."""
+    task = result["task_model"]
+    cols = HEADLINE[task]
+    header = ["training data", "n train"] + [title for _, title, _ in cols]
+    rows = []
+    for name, m in result["results"].items():
+        cells = [name, f"{m.get('n_train', 0):.0f}"]
+        for path, _, _ in cols:
+            head, _, d = path.partition(".")
+            mean = _get(m, path)
+            std = _get(m, f"{head}_std.{d}" if d else f"{head}_std") or 0.0
+            if mean is None:
+                cells.append("-")
+            elif head in ("angular_error_deg", "mean_error_px"):
+                cells.append(f"{mean:.2f} +/- {std:.2f}")
+            else:  # fractions shown as percentages
+                cells.append(f"{100 * mean:.1f} +/- {100 * std:.1f}")
+        rows.append(cells)
+    return header, rows
+
+
+def format_gap(result: dict[str, Any], out: str | Path) -> str:
+    """The text ``experiment gap`` prints: the table, the realism and label-preservation lines, the files.
+
+    Args:
+        result: what :func:`simgan.experiment.gap.run_gap` returns.
+        out: the experiment folder (named in the last line).
+    """
+    out = Path(out)
+    header, rows = gap_table(result)
+    lines = [
+        "",
+        f"reality gap: {result['task']} ({result['task_model']}), real test set, "
+        f"mean +/- std over {result['repeats']} repeat(s)",
+        "",
+        format_table(rows, header),
+    ]
+    for name, m in result.get("realism", {}).items():
+        lines.append(
+            f"realism real vs {name}: two-sample acc {m['c2st_accuracy']:.3f} (0.5 = indistinguishable), "
+            f"FID {m['fid']:.3f}"
+        )
+    labels = result.get("labels") or {}
+    if "oracle_accuracy_synthetic" in labels:
+        lines.append(
+            f"label preservation (oracle trained on real labels): synthetic "
+            f"{labels['oracle_accuracy_synthetic']:.3f}, refined {labels['oracle_accuracy_refined']:.3f}"
+        )
+    lines += ["", f"wrote {out / 'gap.json'} and {out / 'report.html'}"]
+    return "\n".join(lines)
