@@ -41,7 +41,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--out", metavar="DIR", help="write DIR/metrics.json")
     rf = ConfigFlags(r, RealismConfig)
     rf.add("--max-per-set", "images per set at most")
-    rf.add("--epochs", "two-sample classifier training epochs")
+    rf.add("--epochs", "two-sample classifier epochs (at least --min-steps steps)")
+    rf.add(
+        "--steps",
+        "two-sample classifier step budget (0: max(--min-steps, epochs x batches)); stops once it fits",
+    )
+    rf.add(
+        "--min-steps", "at least this many classifier steps, whatever the set size (small sets repeat epochs)"
+    )
+    rf.add(
+        "--fit-threshold",
+        "training accuracy the classifier must reach before 'indistinguishable' is reported",
+    )
     rf.add("--test-fraction", "held-out share of each set")
     rf.add("--seed", "random seed (same seed, same result)")
     add_device(r)

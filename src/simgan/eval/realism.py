@@ -6,6 +6,27 @@ learns to tell set A from set B on one half of a balanced sample and is scored o
 Held-out accuracy 0.5 means indistinguishable; 1.0 means trivially different. The 95% Wilson interval
 and a one-sided binomial p-value (H0: accuracy = 0.5) say how sure that is for the test size.
 
+The classifier trains for a budget of **optimizer steps**, not just epochs: ``max(min_steps, epochs x
+batches per epoch)`` (or ``steps`` when set), so a small set (144 real eye crops give 72 training images
+per set, one or two batches an epoch) is passed over many times instead of getting a handful of updates.
+It stops early once converged: eval-mode accuracy on its last 20 training batches at least
+``converged_accuracy`` (0.99). A classifier that has not learnt anything scores 0.5 on held-out data
+whatever the two sets are, so held-out accuracy alone cannot certify "indistinguishable". Its accuracy on
+its own training half is reported beside it (``c2st_train_accuracy``) and decides the verdict
+(:func:`c2st_verdict`):
+
+1. the Wilson interval of the held-out accuracy lies above 0.5: **distinguishable** (held-out accuracy
+   above chance is evidence whatever the classifier, fit or not);
+2. otherwise, training accuracy below ``fit_threshold`` (0.75): **inconclusive** -- the classifier did not
+   fit its training half, so chance-level held-out accuracy says nothing about the sets (``c2st_fit``
+   false); never "indistinguishable";
+3. otherwise, the interval contains 0.5: **indistinguishable** (the classifier fit, possibly memorised,
+   its training half and that did not carry over to held-out images);
+4. otherwise (significantly below chance, which no difference between the sets explains): **inconclusive**.
+
+Because of rule 2, two large sets from one distribution that the small CNN cannot memorise in its step
+budget are reported inconclusive, not indistinguishable: more steps settle it.
+
 :func:`frechet_distance` and :func:`kid` compare the two sets' feature distributions in the space of
 :class:`~simgan.eval.features.RandomFeatureNet` (a fixed random CNN, see that module): the Frechet
 distance between Gaussians fitted to the features, and the kernel inception distance, the unbiased
@@ -16,6 +37,7 @@ MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3 averaged over r
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +64,13 @@ __all__ = [
     "kid",
     "balanced_indices",
     "c2st",
+    "c2st_verdict",
     "check_same_shape",
     "evaluate_realism",
 ]
 
 _Z95 = 1.959963984540054  # two-sided 95% normal quantile
+_CONVERGED_WINDOW = 20  # training batches over which the two-sample classifier's running accuracy is taken
 _CACHE_BYTES = 256 * 2**20  # keep decoded images in memory below this size (C2ST reads them every epoch)
 
 
@@ -57,7 +81,15 @@ class RealismConfig:
     Attributes:
         max_per_set: at most this many images from each set (both sets are cut to the same count).
         test_fraction: share of each set held out to score the two-sample classifier.
-        epochs: training epochs of the two-sample classifier.
+        epochs: passes of the two-sample classifier over its training half (see ``min_steps``).
+        min_steps: at least this many optimizer steps whatever the set size (small sets repeat epochs);
+            0 trains for ``epochs`` only.
+        steps: when > 0, the step budget instead of ``max(min_steps, epochs x batches per epoch)``.
+        converged_accuracy: stop before the budget once the classifier's running accuracy over its last
+            20 training batches reaches this (it has converged on its training half; more steps only grow
+            its margins). Above 1 never stops early.
+        fit_threshold: training accuracy the classifier must reach on its own training half before its
+            held-out accuracy may be read as "indistinguishable" (see the module docstring).
         batch_size: its batch size.
         lr: its Adam learning rate.
         kid_subset_size: images per KID subset (the standard 1000, or fewer for small sets).
@@ -69,6 +101,10 @@ class RealismConfig:
     max_per_set: int = 5000
     test_fraction: float = 0.5
     epochs: int = 10
+    min_steps: int = 500
+    steps: int = 0
+    converged_accuracy: float = 0.99
+    fit_threshold: float = 0.75
     batch_size: int = 64
     lr: float = 1e-3
     kid_subset_size: int = 1000
@@ -82,6 +118,23 @@ class RealismConfig:
             raise InputError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.kid_subsets < 1 or self.kid_subset_size < 2:
             raise InputError("epochs, batch_size and kid_subsets must be >= 1, kid_subset_size >= 2")
+        if self.min_steps < 0 or self.steps < 0:
+            raise InputError(f"min_steps and steps must be >= 0, got {self.min_steps} and {self.steps}")
+        if not 0.5 <= self.fit_threshold <= 1.0:
+            raise InputError(f"fit_threshold must lie in [0.5, 1], got {self.fit_threshold}")
+        if self.converged_accuracy < self.fit_threshold:
+            raise InputError(
+                f"converged_accuracy must be >= fit_threshold, got {self.converged_accuracy} "
+                f"and {self.fit_threshold}"
+            )
+        if not self.lr > 0.0:
+            raise InputError(f"lr must be > 0, got {self.lr}")
+
+    def total_steps(self, batches_per_epoch: int) -> int:
+        """Step budget of the two-sample classifier for a training half of that many batches."""
+        if self.steps > 0:
+            return self.steps
+        return max(self.min_steps, self.epochs * batches_per_epoch)
 
 
 def wilson_interval(successes: int, n: int, z: float = _Z95) -> tuple[float, float]:
@@ -222,6 +275,91 @@ def _two_sample_classifier(channels: int, height: int, width: int) -> nn.Module:
     return nn.Sequential(body, nn.Linear(dim, 1))  # (B, C, H, W) -> (B, 1) logit of "from B"
 
 
+def _train_classifier(
+    net: nn.Module, train: Dataset, cfg: RealismConfig, device: torch.device | str, progress: bool
+) -> int:
+    """Adam on the BCE of "from B" until converged or out of step budget; returns the steps taken.
+
+    The budget is :meth:`RealismConfig.total_steps`; training stops early once the accuracy on the last
+    :data:`_CONVERGED_WINDOW` batches (each scored in eval mode before its own update) reaches
+    ``converged_accuracy``.
+    """
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    loss_fn = nn.BCEWithLogitsLoss()
+    # drop_last avoids a size-1 batch, which BatchNorm cannot normalise.
+    loader = make_loader(
+        train, cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=len(train) > cfg.batch_size
+    )
+    total = cfg.total_steps(len(loader))
+    recent: deque[tuple[int, int]] = deque(maxlen=_CONVERGED_WINDOW)  # (hits, batch size) per step
+    step = 0
+    with tqdm(total=total, desc="two-sample classifier", disable=not progress, leave=False) as bar:
+        while step < total:  # each pass draws a fresh permutation from the loader's own generator
+            for x, y in loader:
+                x, y = x.to(device), y.to(device)
+                # Convergence is judged as the classifier is scored, in eval mode (BatchNorm's running
+                # statistics): batch statistics can separate a mixed A/B batch that eval mode does not.
+                net.eval()
+                with torch.no_grad():
+                    recent.append((int(((net(x).squeeze(1) > 0).float() == y).sum()), len(y)))
+                net.train()
+                loss = loss_fn(net(x).squeeze(1), y)  # (B,) logits of "from B"
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                bar.update()
+                hits, seen = sum(h for h, _ in recent), sum(m for _, m in recent)
+                converged = len(recent) == _CONVERGED_WINDOW and hits >= cfg.converged_accuracy * seen
+                if step == total or converged:
+                    return step
+    return step
+
+
+@torch.no_grad()
+def _count_correct(net: nn.Module, ds: Dataset, device: torch.device | str) -> int:
+    net.eval()
+    hits = 0
+    for x, y in make_loader(ds, 256, shuffle=False):
+        pred = (net(x.to(device)).squeeze(1) > 0).float().cpu()  # logit > 0 <=> p(B) > 1/2
+        hits += int((pred == y).sum())
+    return hits
+
+
+def c2st_verdict(
+    train_accuracy: float, accuracy: float, ci: tuple[float, float] | list[float], fit_threshold: float = 0.75
+) -> tuple[bool, str]:
+    """Whether the two-sample classifier fit its training half, and the one-line verdict.
+
+    The rules of the module docstring: "distinguishable" when the 95% interval ``ci`` of the held-out
+    accuracy lies above 0.5; else "inconclusive" when training accuracy is below ``fit_threshold``
+    (chance-level held-out accuracy from a classifier that learnt nothing says nothing); else
+    "indistinguishable" when the interval contains 0.5, and "inconclusive" when it lies below.
+
+    Returns:
+        ``(fit, verdict)``; the verdict starts with "inconclusive", "distinguishable" or "indistinguishable".
+    """
+    lo, hi = ci
+    fit = train_accuracy >= fit_threshold
+    held_out = f"held-out accuracy {accuracy:.3f} [{lo:.3f}, {hi:.3f}], train accuracy {train_accuracy:.3f}"
+    if lo > 0.5:
+        return fit, f"distinguishable: {held_out}"
+    if not fit:
+        return fit, (
+            f"inconclusive: the two-sample classifier did not fit its training half (train accuracy "
+            f"{train_accuracy:.3f} < {fit_threshold:.2f}); train longer (--steps) or give more images"
+        )
+    if hi >= 0.5:
+        return fit, f"indistinguishable: {held_out}"
+    # A 2.5% event under H0 with independent draws; dependence within a set (near duplicates, stratified
+    # sampling) makes it likelier.
+    return (
+        fit,
+        f"inconclusive: held-out accuracy below chance ({held_out}); "
+        "are the images within a set independent draws?",
+    )
+
+
 def c2st(
     a: Source,
     b: Source,
@@ -232,19 +370,21 @@ def c2st(
     device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Classifier two-sample test: train on one split of A vs B, report held-out accuracy.
+    """Classifier two-sample test: train on one split of A vs B, report training and held-out accuracy.
 
     Args:
         a, b: the two datasets (same image size and channels).
         idx_a, idx_b: equally many indices into each (see :func:`balanced_indices`).
-        cfg: epochs, batch size, learning rate, test fraction and seed.
+        cfg: steps (epochs, min_steps or steps), batch size, learning rate, test fraction, fit threshold
+            and seed.
         device: where to train.
-        progress: show a progress bar over epochs.
+        progress: show a progress bar over optimizer steps.
 
     Returns:
         ``c2st_accuracy`` (held-out, 0.5 = indistinguishable), ``c2st_ci`` [lo, hi] (95% Wilson),
-        ``c2st_p_value`` (one-sided binomial, H0 accuracy 0.5), ``c2st_train_accuracy``, ``n_test``,
-        ``n_train``.
+        ``c2st_p_value`` (one-sided binomial, H0 accuracy 0.5), ``c2st_train_accuracy``, ``c2st_steps``
+        (optimizer steps taken), ``c2st_fit`` (training accuracy >= ``fit_threshold``), ``verdict``
+        (one line, see :func:`c2st_verdict`), ``n_test``, ``n_train``.
     """
     if len(idx_a) != len(idx_b):
         raise ValueError(f"balanced sets expected, got {len(idx_a)} and {len(idx_b)} indices")
@@ -259,36 +399,20 @@ def c2st(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         net = _two_sample_classifier(info.channels, info.height, info.width).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    loss_fn = nn.BCEWithLogitsLoss()
-    # drop_last avoids a size-1 batch, which BatchNorm cannot normalise.
-    loader = make_loader(
-        train, cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=len(train) > cfg.batch_size
-    )
-    for _ in tqdm(range(cfg.epochs), desc="two-sample classifier", disable=not progress, leave=False):
-        net.train()
-        for x, y in loader:
-            loss = loss_fn(net(x.to(device)).squeeze(1), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    steps = _train_classifier(net, train, cfg, device, progress)
 
-    def correct(ds: Dataset) -> int:
-        net.eval()
-        hits = 0
-        with torch.no_grad():
-            for x, y in make_loader(ds, 256, shuffle=False):
-                pred = (net(x.to(device)).squeeze(1) > 0).float().cpu()  # logit > 0 <=> p(B) > 1/2
-                hits += int((pred == y).sum())
-        return hits
-
-    k, n_eval = correct(test), len(test)
+    k, n_eval = _count_correct(net, test, device), len(test)
     lo, hi = wilson_interval(k, n_eval)
+    train_acc = _count_correct(net, train, device) / len(train)
+    fit, verdict = c2st_verdict(train_acc, k / n_eval, (lo, hi), cfg.fit_threshold)
     return {
         "c2st_accuracy": k / n_eval,
         "c2st_ci": [lo, hi],
         "c2st_p_value": float(binomtest(k, n_eval, 0.5, alternative="greater").pvalue),
-        "c2st_train_accuracy": correct(train) / len(train),
+        "c2st_train_accuracy": train_acc,
+        "c2st_steps": steps,
+        "c2st_fit": fit,
+        "verdict": verdict,
         "n_test": n_eval,
         "n_train": len(train),
     }
@@ -313,8 +437,9 @@ def evaluate_realism(
         progress: show progress bars.
 
     Returns:
-        The metrics: ``c2st_accuracy``, ``c2st_ci``, ``c2st_p_value``, ``n_test``, ``fid``, ``kid``,
-        ``kid_std``, ``n_per_set``, and a description of the feature network.
+        The metrics: ``c2st_accuracy``, ``c2st_ci``, ``c2st_p_value``, ``c2st_train_accuracy``,
+        ``c2st_steps``, ``c2st_fit``, ``verdict``, ``n_test``, ``n_train``, ``fid``, ``kid``, ``kid_std``,
+        ``n_per_set``, and a description of the feature network.
 
     Raises:
         InputError: a folder is unreadable, or the two sets differ in image size or channels.
