@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,22 +41,16 @@ def test_class_counts(tmp_path: Path) -> None:
     assert list(s["classes"]) == ["a", "b", "c"]
 
 
-def test_simgan_classes_including_an_empty_class(tmp_path: Path) -> None:
-    with DatasetWriter(
-        tmp_path, height=2, width=2, channels=1, task="classify", classes=["x", "y", "z"]
-    ) as w:
-        for i, label in enumerate([2, 0, 2, 2]):
-            w.add(str(i), np.zeros((2, 2, 1), np.uint8), label)
+def test_simgan_classes_including_an_empty_class(tmp_path: Path, write_images: Callable[..., Path]) -> None:
+    write_images(tmp_path, np.zeros((4, 2, 2, 1), np.uint8), [2, 0, 2, 2], classes=["x", "y", "z"])
     for verify in (True, False):
         s = summarize(open_dataset(tmp_path), verify=verify, progress=False)
         assert s["layout"] == "simgan" and s["count"] == 4
         assert s["classes"] == {"x": 1, "y": 0, "z": 3}
 
 
-def test_class_names_default_to_indices(tmp_path: Path) -> None:
-    with DatasetWriter(tmp_path, height=2, width=2, channels=1, task="classify") as w:
-        for i, label in enumerate([0, 3, 3]):
-            w.add(str(i), np.zeros((2, 2, 1), np.uint8), label)
+def test_class_names_default_to_indices(tmp_path: Path, write_images: Callable[..., Path]) -> None:
+    write_images(tmp_path, np.zeros((3, 2, 2, 1), np.uint8), [0, 3, 3])
     assert summarize(open_dataset(tmp_path), progress=False)["classes"] == {"0": 1, "1": 0, "2": 0, "3": 2}
 
 

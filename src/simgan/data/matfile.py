@@ -16,12 +16,14 @@ T = TypeVar("T")
 
 
 def _guarded(path: str | Path, read: Callable[[], T]) -> T:
+    # Checked here: scipy reports a missing Path (not str) as a generic OSError, and for a str it first
+    # retries with ".mat" appended, so its own error would not name the file the user gave.
+    if not Path(path).is_file():
+        raise InputError.at(path, "file not found" if not Path(path).exists() else "not a file")
     try:
         return read()
     except NotImplementedError:
         raise InputError.at(path, "MATLAB v7.3 (HDF5) file: save it with -v7 (scipy reads v4-v7)") from None
-    except FileNotFoundError:
-        raise InputError.at(path, "file not found") from None
     except Exception as e:  # scipy raises ValueError, TypeError, MatReadError... on corrupt files
         raise InputError.at(path, f"not a readable MATLAB .mat file ({e.__class__.__name__}: {e})") from None
 

@@ -18,7 +18,15 @@ from simgan.sim.registry import (
 )
 
 # Modules that register nothing: the contract, the copyable example, and shared building blocks.
-_NOT_PLUGINS = {"registry", "template", "randomize", "hand_model", "kinect_noise", "camera_noise"}
+_NOT_PLUGINS = {
+    "registry",
+    "template",
+    "randomize",
+    "font_atlas",
+    "hand_model",
+    "kinect_noise",
+    "camera_noise",
+}
 for _m in pkgutil.iter_modules(__path__):
     if _m.name not in _NOT_PLUGINS and not _m.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_m.name}")
