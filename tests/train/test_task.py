@@ -203,3 +203,16 @@ def test_streaming_from_disk_when_data_exceed_the_memory_budget(toy: dict[str, P
     assert len(losses) == 4 and all(np.isfinite(losses))
     model, _ = load_task_model(tmp_path / "run" / "best.pt")
     assert evaluate(model, test, "classify")["accuracy"] == m["accuracy"]
+
+
+def test_curves_are_drawn_only_through_on_curves(toy: dict[str, Path], tmp_path: Path) -> None:
+    calls = []
+    cfg = dataclasses.replace(QUICK, plot=True)
+    src = [open_dataset(toy["classify_a"])]
+    train_task(cfg, src, None, tmp_path / "a", progress=False, on_curves=lambda *a: calls.append(a))
+    assert len(calls) == 1
+    path, history, task, test = calls[0]
+    assert path == tmp_path / "a" / "curves.png" and task == "classify" and test is None
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    train_task(cfg, src, None, tmp_path / "b", progress=False)  # no plotter: training draws nothing
+    assert not (tmp_path / "b" / "curves.png").exists() and (tmp_path / "b" / "curves.json").is_file()

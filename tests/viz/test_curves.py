@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from simgan.viz.curves import curve_data, plot_curves
+from simgan.train.task_data import curve_data
+from simgan.viz.curves import plot_curves
 
 HISTORY = [
     {"phase": "train", "epoch": 1, "train/loss": 2.0, "lr": 0.1, "val/loss": 1.5, "val/accuracy": 0.5},

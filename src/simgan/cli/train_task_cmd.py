@@ -21,6 +21,7 @@ from simgan.config import load_config
 from simgan.data import augment, open_dataset, source
 from simgan.train import optim
 from simgan.train.task import TaskConfig, train_task
+from simgan.viz.curves import plot_curves
 
 NAME = "train-task"
 ORDER = 40
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     train = [open_dataset(d, args.format) for d in args.train]
     test = open_dataset(args.test, args.format)
     finetune = open_dataset(args.finetune, args.format) if args.finetune else None
-    metrics = train_task(cfg, train, test, args.out, finetune=finetune, progress=not args.json)
+    metrics = train_task(
+        cfg, train, test, args.out, finetune=finetune, progress=not args.json, on_curves=plot_curves
+    )
     if args.json:
         print_json(metrics)
         return 0

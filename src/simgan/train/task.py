@@ -14,7 +14,7 @@ One function, :func:`train_task`, reads top to bottom:
    ``lr * finetune_lr_factor`` for ``finetune_epochs`` (default: half the epochs), validation split from
    the fine-tune set itself;
 5. restore the best checkpoint, evaluate it on the test set (:func:`simgan.eval.task_eval.evaluate`),
-   write ``metrics.json``, ``curves.json`` and ``curves.png`` (``simgan.viz.curves``).
+   write ``metrics.json``, ``curves.json`` and, through ``on_curves``, ``curves.png``.
 
 The pieces live where they belong: the networks, their losses (paper section 3) and checkpoint loading in
 ``simgan.nn.task_model``; dataset checks, the validation split and batching in ``simgan.train.task_data``;
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -47,10 +47,13 @@ from simgan.eval.task_eval import evaluate, evaluate_batches
 from simgan.nn.gaze_net import gaze_feature_shape
 from simgan.nn.task_model import build_task_model, task_loss
 from simgan.train.optim import build_optimizer, build_scheduler
-from simgan.train.task_data import TaskData, check_source, fits_in_memory, num_outputs, split
-from simgan.viz.curves import curve_data, plot_curves
+from simgan.train.task_data import TaskData, check_source, curve_data, fits_in_memory, num_outputs, split
 
 __all__ = ["TaskConfig", "train_task"]
+
+
+# on_curves(path, history, task, test_metrics): draws RUN/curves.png (simgan.viz.curves.plot_curves)
+CurvePlotter = Callable[[Path, list[dict[str, Any]], str, dict[str, Any] | None], None]
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,7 @@ def train_task(
     *,
     finetune: Source | None = None,
     progress: bool = True,
+    on_curves: CurvePlotter | None = None,
 ) -> dict[str, Any]:
     """Train the task network of ``cfg.task`` on the concatenated ``train`` sets; evaluate on ``test``.
 
@@ -333,9 +337,11 @@ def train_task(
             channels and class names.
         test: the labelled test set (touched once, after training), or None to skip testing.
         out: the run folder; receives config.json, history.jsonl, best.pt, last.pt, metrics.json,
-            curves.json and curves.png.
+            curves.json and (with ``on_curves`` and ``cfg.plot``) curves.png.
         finetune: a (small) labelled set to fine-tune on after pre-training on ``train``.
         progress: show progress bars.
+        on_curves: draws ``curves.png`` as ``on_curves(path, history, task, test_metrics)``;
+            :func:`simgan.viz.curves.plot_curves` fits (the CLI passes it). None draws nothing.
 
     Returns:
         The ``metrics.json`` dict: the task's test metrics (DESIGN.md keys; empty without ``test``) plus
@@ -418,6 +424,6 @@ def train_task(
     )
     atomic.write_json(out / "metrics.json", metrics)
     atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
-    if cfg.plot:
-        plot_curves(out / "curves.png", history, cfg.task, test_metrics)
+    if cfg.plot and on_curves is not None:  # training never draws: the caller passes the plotter
+        on_curves(out / "curves.png", history, cfg.task, test_metrics)
     return metrics

@@ -8,6 +8,7 @@ seeded shuffle gives the same order for a given seed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from simgan.data import DatasetInfo, ImageDataset, Source, label_to_target, make
 from simgan.errors import InputError
 from simgan.eval.task_eval import check_labelled_for
 
-__all__ = ["TaskData", "fits_in_memory", "check_source", "num_outputs", "split"]
+__all__ = ["curve_data", "TaskData", "fits_in_memory", "check_source", "num_outputs", "split"]
 
 
 class TaskData:
@@ -149,3 +150,23 @@ def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n_val = min(max(n_val, 1), n - 1)
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def curve_data(history: Sequence[dict[str, Any]], test: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``curves.json`` dict: one list per record key (``epoch``, ``phase``, then sorted), plus ``test``.
+
+    Args:
+        history: the epoch records, in order; a key missing from a record becomes None in its list.
+        test: the test metrics, or None; only its curve-valued entries (dicts) are kept.
+    """
+    curves: dict[str, Any] = {
+        "epoch": [h["epoch"] for h in history],
+        "phase": [h["phase"] for h in history],
+        **{
+            k: [h.get(k) for h in history]
+            for k in sorted({k for h in history for k in h} - {"epoch", "phase"})
+        },
+    }
+    if test is not None:
+        curves["test"] = {k: v for k, v in test.items() if isinstance(v, dict)}
+    return curves

@@ -16,27 +16,7 @@ import numpy as np
 from simgan import atomic
 from simgan.eval.metrics import selection_metric
 
-__all__ = ["curve_data", "plot_curves"]
-
-
-def curve_data(history: Sequence[dict[str, Any]], test: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``curves.json`` dict: one list per record key (``epoch``, ``phase``, then sorted), plus ``test``.
-
-    Args:
-        history: the epoch records, in order; a key missing from a record becomes None in its list.
-        test: the test metrics, or None; only its curve-valued entries (dicts) are kept.
-    """
-    curves: dict[str, Any] = {
-        "epoch": [h["epoch"] for h in history],
-        "phase": [h["phase"] for h in history],
-        **{
-            k: [h.get(k) for h in history]
-            for k in sorted({k for h in history for k in h} - {"epoch", "phase"})
-        },
-    }
-    if test is not None:
-        curves["test"] = {k: v for k, v in test.items() if isinstance(v, dict)}
-    return curves
+__all__ = ["plot_curves"]
 
 
 def plot_curves(
