@@ -5,10 +5,10 @@ tensors, numbers and strings, so ``torch.load(path, weights_only=True)`` reads i
 cannot execute code. Writes go to a temp file that is renamed over the target: a kill never leaves half a
 file. Two kinds exist:
 
-| kind | written by | file | holds |
-| --- | --- | --- | --- |
-| ``refiner`` | ``train-refiner`` | ``RUN/checkpoint.pt`` | step, config, image, R, D, opt_R, opt_D, sched_R, sched_D, history, streams, rng |
-| ``task`` | ``train-task`` | ``RUN/best.pt``, ``RUN/last.pt`` | model, model_spec, phase, epoch, record, config (+ optimizer in last.pt) |
+- ``refiner``: written by ``train-refiner`` as ``RUN/checkpoint.pt`` (and ``RUN/best.pt``): step, config,
+  image, R, D, opt_R, opt_D, sched_R, sched_D, history, streams, rng.
+- ``task``: written by ``train-task`` as ``RUN/best.pt`` and ``RUN/last.pt``: model, model_spec, phase,
+  epoch, record, config (and the optimizer in last.pt).
 
 This module sits below ``train`` and ``eval`` (it imports neither), so both may read checkpoints.
 """
