@@ -7,9 +7,14 @@ convolutions are padded ("same" size), pooling rounds up so tiny maps never vani
 average pool brings any input size (8x8 scikit-learn digits, 28x28 MNIST-like, 32x32 RGB SVHN-like) to the
 lecture's 3x3 grid before the linear layers, so the head is the lecture's ``Linear(64*3*3, 100) -> ReLU ->
 Linear(100, classes)``.
+
+For domain adaptation (``simgan.adapt``) :meth:`DigitCNN.forward_with_features` returns the logits and the
+hidden layer's activations (the features the last linear layer reads) from one pass.
 """
 
 from __future__ import annotations
+
+from typing import Literal, overload
 
 import torch
 from torch import nn
@@ -42,6 +47,7 @@ class DigitCNN(nn.Module):
             )
         self.in_channels = in_channels
         self.num_classes = num_classes
+        self.feature_dim = hidden  # F of forward_with_features / embed: the hidden layer's width
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 5, padding=2),
@@ -61,10 +67,48 @@ class DigitCNN(nn.Module):
             nn.Linear(hidden, num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @overload
+    def forward(self, x: torch.Tensor, with_features: Literal[False] = False) -> torch.Tensor: ...
+
+    @overload
+    def forward(self, x: torch.Tensor, with_features: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def forward(
+        self, x: torch.Tensor, with_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits, or with ``with_features`` the logits and the hidden layer's activations (one pass).
+
+        The flag lives on ``forward`` so a DistributedDataParallel wrapper can pass it through.
+
+        Shape:
+            x: (B, C, H, W); returns logits (B, K), or (logits (B, K), features (B, F)), F = ``feature_dim``.
+        """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"DigitCNN expects (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        return self.head(self.features(x))  # (B, K)
+        z = self.features(x)  # (B, 4w, 3, 3)
+        if not with_features:
+            return self.head(z)  # (B, K)
+        feats = self.head[:-1](z)  # (B, hidden), after the ReLU
+        return self.head[-1](feats), feats
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the hidden layer's activations from one pass (DANN needs both, Ganin et al. 2016).
+
+        The same layers as :meth:`forward`, split before the last linear layer, so the logits are
+        identical to ``self(x)``.
+
+        Shape:
+            x: (B, C, H, W); returns logits (B, K) and features (B, F) with F = ``feature_dim``.
+        """
+        return self(x, with_features=True)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layer's activations, the features the classifier's last layer reads.
+
+        Shape:
+            x: (B, C, H, W); returns (B, F) with F = ``feature_dim``.
+        """
+        return self.forward_with_features(x)[1]
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

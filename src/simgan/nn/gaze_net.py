@@ -12,9 +12,13 @@ Reading of "FC9600": with unpadded ("valid") 3x3 convolutions a 35x55 input beco
 9600 -> 1000 -> 3 (a 9600x9600 layer would add 92M parameters the paper never mentions). For other input
 sizes the flattened size is computed from the input size (:func:`gaze_feature_shape`). ReLU follows every
 conv and the hidden FC layer; the output is the unnormalised 3-D gaze vector trained with an L2 loss.
+For domain adaptation (``simgan.adapt``) :meth:`GazeNet.forward_with_features` also returns the hidden FC
+layer's activations (FC1000 after its ReLU) from the same pass.
 """
 
 from __future__ import annotations
+
+from typing import Literal, overload
 
 import torch
 from torch import nn
@@ -60,6 +64,7 @@ class GazeNet(nn.Module):
         self.in_channels, self.height, self.width = in_channels, height, width
         c, h, w = gaze_feature_shape(height, width)
         self.flat_features = c * h * w  # 9600 at 35x55
+        self.feature_dim = hidden  # F of forward_with_features / embed: the hidden FC layer's width
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3),
             nn.ReLU(inplace=True),
@@ -81,11 +86,49 @@ class GazeNet(nn.Module):
             nn.Linear(hidden, 3),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @overload
+    def forward(self, x: torch.Tensor, with_features: Literal[False] = False) -> torch.Tensor: ...
+
+    @overload
+    def forward(self, x: torch.Tensor, with_features: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def forward(
+        self, x: torch.Tensor, with_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Gaze vector, or with ``with_features`` the gaze and the hidden FC layer's activations (one pass).
+
+        The flag lives on ``forward`` so a DistributedDataParallel wrapper can pass it through.
+
+        Shape:
+            x: (B, C, height, width); returns (B, 3), or (gaze (B, 3), features (B, F)), F = ``feature_dim``.
+        """
         expected = (self.in_channels, self.height, self.width)
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"GazeNet expects (B, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
-        return self.head(self.features(x))  # (B, 3)
+        z = self.features(x)  # (B, 192, h, w)
+        if not with_features:
+            return self.head(z)  # (B, 3)
+        feats = self.head[:-1](z)  # (B, hidden), after the ReLU
+        return self.head[-1](feats), feats
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaze vector and the hidden FC layer's activations from one pass (for DANN, Ganin et al. 2016).
+
+        The same layers as :meth:`forward`, split before the last FC layer, so the output is identical
+        to ``self(x)``.
+
+        Shape:
+            x: (B, C, height, width); returns gaze (B, 3) and features (B, F) with F = ``feature_dim``.
+        """
+        return self(x, with_features=True)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden FC layer's activations (the penultimate layer).
+
+        Shape:
+            x: (B, C, height, width); returns (B, F) with F = ``feature_dim``.
+        """
+        return self.forward_with_features(x)[1]
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

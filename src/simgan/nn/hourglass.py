@@ -15,11 +15,16 @@ size configurable so it also runs on a CPU at 64x64 or 128x128:
 - decoding: :func:`heatmap_argmax` (with Newell's quarter-pixel shift toward the larger neighbour) or
   :func:`soft_argmax` (expected location under a spatial softmax), then heatmap -> image pixels.
 
+- features for domain adaptation (``simgan.adapt``): :meth:`HourglassNet.forward_with_features` also
+  returns the last stack's features (the maps its heatmap head reads), global-average-pooled to a vector.
+
 Pixel convention: a pixel's centre is its integer index; a heatmap pixel (u', v') at stride s covers image
 pixels, so u = (u' + 0.5) s - 0.5 (:func:`heatmap_to_image`) and back (:func:`image_to_heatmap`).
 """
 
 from __future__ import annotations
+
+from typing import Literal, overload
 
 import torch
 from torch import nn
@@ -119,6 +124,7 @@ class HourglassNet(nn.Module):
             )
         self.in_channels, self.num_joints, self.stacks = in_channels, num_joints, stacks
         self.stride, self.decode, self.sigma = stride, decode, sigma
+        self.feature_dim = channels  # F of forward_with_features / embed: pooled channels of the last stack
         c = channels
         stem: list[nn.Module] = [
             nn.Conv2d(in_channels, c // 2, 7, stride=2, padding=3),
@@ -140,7 +146,47 @@ class HourglassNet(nn.Module):
         self.remap_features = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(stacks - 1))
         self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, c, 1) for _ in range(stacks - 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @overload
+    def forward(self, x: torch.Tensor, with_features: Literal[False] = False) -> torch.Tensor: ...
+
+    @overload
+    def forward(self, x: torch.Tensor, with_features: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def forward(
+        self, x: torch.Tensor, with_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Heatmaps of every stack, or with ``with_features`` the heatmaps and pooled last-stack features.
+
+        The flag lives on ``forward`` so a DistributedDataParallel wrapper can pass it through.
+
+        Shape:
+            x: (B, C, H, W); returns (B, S, J, H/s, W/s), or (heatmaps, features (B, F)), F = ``feature_dim``.
+        """
+        heatmaps, f = self._stacks(x)  # (B, S, J, H/s, W/s), (B, c, H/s, W/s)
+        return (heatmaps, f.mean(dim=(2, 3))) if with_features else heatmaps
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heatmaps and the last stack's features from one pass (for DANN, Ganin et al. 2016).
+
+        The features are the maps the last stack's heatmap head (a 1x1 conv) reads, averaged over space:
+        a domain classifier needs a vector per image, and the global average keeps every channel.
+
+        Shape:
+            x: (B, C, H, W); returns heatmaps (B, S, J, H/s, W/s), as :meth:`forward`, and features
+            (B, F) with F = ``feature_dim``.
+        """
+        return self(x, with_features=True)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stack's features, global-average-pooled.
+
+        Shape:
+            x: (B, C, H, W); returns (B, F) with F = ``feature_dim``.
+        """
+        return self.forward_with_features(x)[1]
+
+    def _stacks(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heatmaps of every stack (B, S, J, h, w) and the last stack's feature maps (B, c, h, w)."""
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"HourglassNet expects (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % self.stride or x.shape[3] % self.stride:
@@ -156,7 +202,7 @@ class HourglassNet(nn.Module):
             outs.append(h)
             if k < self.stacks - 1:
                 x = x + self.remap_features[k](f) + self.remap_heatmaps[k](h)
-        return torch.stack(outs, dim=1)  # (B, S, J, H/s, W/s)
+        return torch.stack(outs, dim=1), f  # (B, S, J, H/s, W/s), (B, c, H/s, W/s)
 
     def loss(self, heatmaps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
         """:func:`heatmap_loss` with this network's stride and target width.
