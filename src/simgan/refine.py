@@ -3,14 +3,17 @@
 :func:`refine` streams the input in batches (constant memory), runs R on the best device (bf16 autocast and
 channels_last on CUDA) and writes a simgan dataset directory with :class:`~simgan.data.DatasetWriter`. The
 output's ``dataset.json`` keeps the input's task, classes and label schema, and its provenance records the
-refiner (run folder, checkpoint, step, config) and the input. An interrupted call resumes: ids already
+refiner (run folder, checkpoint, which one was chosen, step, config) and the input. A run folder gives
+its ``best.pt`` by default (the checkpoint that best balances realism and label preservation, see
+simgan.train.label_monitor) and its ``checkpoint.pt`` (the last step) when there is no best.pt or when
+asked for ``last``. An interrupted call resumes: ids already
 written are skipped, so the result has every id exactly once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -18,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from simgan.checkpoint import checkpoint_path, load_checkpoint
+from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from simgan.config import config_from_dict
 from simgan.data.images import to_float
 from simgan.data.simgan_dir import DatasetWriter
@@ -26,23 +29,56 @@ from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.nn.refiner import Refiner, build_refiner, refine_images
-from simgan.train.refiner_config import RefinerTrainConfig
+from simgan.train.refiner_config import BEST_NAME, RefinerTrainConfig
 
-__all__ = ["load_refiner", "refine", "refine_batch"]
+__all__ = ["BEST_NAME", "CHECKPOINTS", "refiner_checkpoint", "load_refiner", "refine", "refine_batch"]
+
+CHECKPOINTS = ("auto", "best", "last")
+Which = Literal["auto", "best", "last"]
 
 
-def load_refiner(run_or_file: str | Path) -> tuple[Refiner, dict[str, Any]]:
-    """The trained R of a run folder (its ``checkpoint.pt``) or checkpoint file, on the CPU in eval mode.
+def refiner_checkpoint(run_or_file: str | Path, which: Which = "auto") -> tuple[Path, str]:
+    """The checkpoint file a refiner argument names, and which one it is (``best``, ``last``, ``file``).
+
+    ``auto``: a run folder's ``best.pt`` when it has one, else its ``checkpoint.pt``; ``best`` insists on
+    ``best.pt``; ``last`` takes ``checkpoint.pt``. A file is itself whatever ``which`` says.
+
+    Raises:
+        InputError: ``best`` asked of a run without ``best.pt``, or an unknown ``which``.
+    """
+    if which not in CHECKPOINTS:
+        raise InputError(f"--checkpoint must be one of {', '.join(CHECKPOINTS)}, got {which!r}")
+    p = Path(run_or_file)
+    if not p.is_dir():
+        return p, "file"
+    if which == "last" or (which == "auto" and not (p / BEST_NAME).is_file()):
+        return p / CHECKPOINT_NAME, "last"
+    if not (p / BEST_NAME).is_file():
+        raise InputError.at(
+            p / BEST_NAME,
+            "no best checkpoint in this run (its label monitor was off or no step kept the labels); "
+            "pass --checkpoint last",
+        )
+    return p / BEST_NAME, "best"
+
+
+def load_refiner(run_or_file: str | Path, which: Which = "auto") -> tuple[Refiner, dict[str, Any]]:
+    """The trained R of a run folder or checkpoint file, on the CPU in eval mode.
+
+    Args:
+        run_or_file: a ``train-refiner`` run folder or one of its checkpoint files.
+        which: for a run folder, ``auto`` (``best.pt`` when present, else ``checkpoint.pt``), ``best``
+            or ``last`` (:func:`refiner_checkpoint`).
 
     Returns:
-        ``(R, provenance)`` where provenance holds ``run``, ``checkpoint``, ``step``, ``iteration`` and
-        ``config`` (a dict).
+        ``(R, provenance)`` where provenance holds ``run``, ``checkpoint``, ``selected`` (best, last or
+        file), ``step``, ``iteration`` and ``config`` (a dict).
 
     Raises:
         InputError: missing or corrupt checkpoint, or one whose weights do not fit its config.
     """
-    path = checkpoint_path(run_or_file)
-    ckpt = load_checkpoint(run_or_file, "refiner")
+    path, selected = refiner_checkpoint(run_or_file, which)
+    ckpt = load_checkpoint(run_or_file, "refiner", name=path.name)  # its errors name a run folder as one
     try:
         cfg = config_from_dict(RefinerTrainConfig, ckpt["config"], str(path))
         R = build_refiner(cfg.preset, int(ckpt["image"]["channels"]), cfg.refiner_padding)
@@ -53,6 +89,7 @@ def load_refiner(run_or_file: str | Path) -> tuple[Refiner, dict[str, Any]]:
     provenance = {
         "run": str(path.parent),
         "checkpoint": str(path),
+        "selected": selected,
         "step": int(ckpt["step"]),
         "iteration": int(ckpt.get("iteration", 0)),
         "config": ckpt["config"],
@@ -100,6 +137,7 @@ def refine(
     device: str | torch.device | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    checkpoint: Which = "auto",
 ) -> DatasetInfo:
     """Refine every image of ``input`` with R and write a simgan dataset to ``out``.
 
@@ -111,6 +149,8 @@ def refine(
         device: ``None``/``"auto"`` (CUDA when there is one), ``"cpu"``, ``"cuda"``...
         num_workers: DataLoader workers decoding the input.
         progress: show a progress bar.
+        checkpoint: which checkpoint of a run folder (:func:`refiner_checkpoint`): ``auto`` (best.pt when
+            present), ``best`` or ``last``.
 
     Returns:
         The written dataset's info (same count, ids, labels and size as the input).
@@ -124,7 +164,7 @@ def refine(
     if isinstance(refiner, nn.Module):
         R, provenance = refiner, {"module": type(refiner).__name__}
     else:
-        R, provenance = load_refiner(refiner)
+        R, provenance = load_refiner(refiner, checkpoint)
     src = input if isinstance(input, Source) else open_dataset(input)
     info = src.info
     channels = getattr(R, "channels", info.channels)

@@ -13,6 +13,7 @@ import torch
 from simgan import losses
 from simgan.checkpoint import load_checkpoint
 from simgan.data import DatasetWriter, open_dataset, write_png
+from simgan.train.label_monitor import LabelMonitor
 
 RunCli = Callable[..., tuple[int, str, str]]
 
@@ -74,9 +75,16 @@ def test_train_refine_resume(run_cli: RunCli, data: tuple[Path, Path], tmp_path:
     assert "refined 24 images" in out
     src, dst = open_dataset(syn), open_dataset(ref)
     assert [dst.label(i) for i in range(24)] == [src.label(i) for i in range(24)]
-    assert dst.info.extra["provenance"]["refined_by"]["step"] == 8
+    by = dst.info.extra["provenance"]["refined_by"]
+    best_step = load_checkpoint(run, "refiner", name="best.pt")["step"]
+    assert by["selected"] == "best" and by["step"] == best_step and by["checkpoint"].endswith("best.pt")
     code, out, err = run_cli("refine", "--refiner", run, "--input", syn, "--out", ref)  # rerun: nothing to do
     assert code == 0 and open_dataset(ref).info.count == 24
+    last = tmp_path / "refined_last"
+    code, _, err = run_cli("refine", "--refiner", run, "--input", syn, "--out", last, "--checkpoint", "last")
+    assert code == 0, err
+    by = open_dataset(last).info.extra["provenance"]["refined_by"]
+    assert by["selected"] == "last" and by["step"] == 8
 
 
 def test_config_file_and_flags(run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path) -> None:
@@ -112,7 +120,7 @@ def test_bad_input(run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path) -> 
     (run / "checkpoint.pt").write_bytes(b"\x00garbage")
     _one_line_error(*train("--real", real, "--resume"), "checkpoint.pt", "corrupt")
     _one_line_error(
-        *run_cli("refine", "--refiner", run, "--input", syn, "--out", tmp_path / "o"),
+        *run_cli("refine", "--refiner", run, "--input", syn, "--out", tmp_path / "o", "--checkpoint", "last"),
         "checkpoint.pt",
         "corrupt",
     )
@@ -134,3 +142,53 @@ def test_nan_exits_with_a_clear_message(
     last = err.strip().splitlines()[-1]
     assert "stopped: step 4 (adversarial): non-finite" in last and "checkpoint.pt" in last
     assert load_checkpoint(tmp_path / "run", "refiner")["step"] == 2  # the last good one
+
+
+def test_strict_stops_with_exit_2(
+    run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def measure(self: LabelMonitor, R: torch.nn.Module, device: torch.device, amp: bool) -> dict[str, float]:
+        return {self.key: 0.25}  # a refiner that destroyed every label
+
+    monkeypatch.setattr(LabelMonitor, "measure", measure)
+    syn, real = data
+    run = tmp_path / "run"
+    code, out, err = run_cli(
+        "train-refiner", "--synthetic", syn, "--real", real, "--out", run, *FAST, "--steps", "2",
+        "--monitor-every", "2", "--strict",
+    )  # fmt: skip
+    assert code == 2 and out == "" and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("simgan train-refiner: error: step 2 (iteration 0): labels/agreement 0.250 < 0.9")
+    assert "--strict" in last and "Last good checkpoint: none written yet" in last
+    assert not (run / "checkpoint.pt").exists() and not (run / "best.pt").exists()  # step 2 failed: none
+
+
+def test_consistency_bad_input(run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path) -> None:
+    syn, real = data
+    refiner_run = tmp_path / "refiner"
+    code, _, err = run_cli(
+        "train-refiner", "--synthetic", syn, "--real", real, "--out", refiner_run, *FAST, "--steps", "1"
+    )
+    assert code == 0, err
+
+    def train(consistency: Path, synthetic: Path = syn) -> tuple[int, str, str]:
+        return run_cli(
+            "train-refiner", "--synthetic", synthetic, "--real", real, "--out", tmp_path / "out", *FAST,
+            "--steps", "1", "--consistency", consistency,
+        )  # fmt: skip
+
+    _one_line_error(*train(tmp_path / "missing"), "--consistency", "missing", "no such train-task run")
+    _one_line_error(*train(refiner_run), "--consistency", "is a train-refiner run")
+    big = tmp_path / "big"
+    rng = np.random.default_rng(3)
+    with DatasetWriter(big, height=12, width=12, channels=1, task="classify", classes=["a", "b"]) as w:
+        for i in range(12):
+            w.add(f"b{i:02d}", rng.integers(0, 256, (12, 12, 1), dtype=np.uint8), i % 2)
+    real_big = _folder(tmp_path / "real_big", 8, 1, 4)
+    code, out, err = run_cli(
+        "train-refiner", "--synthetic", big, "--real", real_big, "--out", tmp_path / "o2", *FAST,
+        "--steps", "1", "--consistency", refiner_run / "monitor_task.pt",
+    )  # fmt: skip
+    _one_line_error(code, out, err, "monitor_task.pt", "reads 8x8x1 images", "12x12x1")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o2" / "checkpoint.pt").exists()

@@ -1,7 +1,9 @@
 """Refine a dataset with a trained refiner: same ids and labels, refined pixels, written as a simgan dataset.
 
 Streams in batches, uses the GPU when there is one (bf16 autocast + channels_last), records the refiner
-(run, step, config) in the output's provenance, and resumes when rerun after an interruption.
+(run, checkpoint, step, config) in the output's provenance, and resumes when rerun after an interruption.
+A run folder gives its best.pt (the step that best balanced realism and label preservation) when it has
+one, else its checkpoint.pt; --checkpoint last|best chooses.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from simgan.cli.common import add_device
-from simgan.refine import refine
+from simgan.refine import CHECKPOINTS, refine
 
 NAME = "refine"
 ORDER = 31
@@ -24,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output simgan dataset folder")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers decoding the input")
+    p.add_argument(
+        "--checkpoint",
+        default="auto",
+        choices=CHECKPOINTS,
+        help="a run folder's checkpoint: auto (best.pt when present, else checkpoint.pt), best, last",
+    )
     add_device(p)
 
 
@@ -35,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         num_workers=args.workers,
+        checkpoint=args.checkpoint,
     )
     print(f"refined {info.count} images ({info.height}x{info.width}x{info.channels}) into {args.out}")
     return 0

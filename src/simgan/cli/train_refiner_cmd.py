@@ -6,6 +6,13 @@ defaults, then --config FILE, then the flags given. The run folder gets config.j
 stats.jsonl (one JSON line per logged step), grids/step_XXXXXXX.png and tb/ (TensorBoard).
 --resume continues an interrupted or finished run up to --steps, from its saved config.json unless
 --config is given. The real images' labels are never used.
+
+Labels are guarded: every --monitor-every steps a held-out synthetic batch is refined and its labels
+checked (digits: a synthetic-trained classifier's agreement on x and R(x); eyes: pupil shift; hands:
+silhouette IoU), logged as labels/... in stats.jsonl; a fall below the threshold prints one warning
+(--strict stops the run, exit 2), and RUN/best.pt keeps the step where D is most fooled among those that
+kept the labels; simgan refine uses it. --consistency TASK_RUN adds CyCADA's semantic loss: a frozen
+train-task model must read R(x) as it reads x.
 """
 
 from __future__ import annotations
@@ -18,7 +25,12 @@ from simgan.cli.common import ConfigFlags, add_device, config_overrides
 from simgan.config import run_config
 from simgan.nn import refiner as refiner_nn
 from simgan.train import optim
-from simgan.train.refiner import NonFiniteLossError, RefinerTrainConfig, train_refiner
+from simgan.train.refiner import (
+    LabelPreservationError,
+    NonFiniteLossError,
+    RefinerTrainConfig,
+    train_refiner,
+)
 from simgan.viz.grids import save_refiner_grid
 
 NAME = "train-refiner"
@@ -35,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device(p)
     f = ConfigFlags(p, RefinerTrainConfig)
     presets = ["auto", *sorted(refiner_nn.REFINER_PRESETS)]
-    f.add("--preset", "network sizes; auto picks from the image size", choices=presets)
+    f.add("--preset", "network sizes; auto picks by what the images are, then their size", choices=presets)
     f.add("--steps", "T: adversarial iterations after pretraining (run total)")
     f.add("--batch-size", "b: mini-batch size (even)")
     f.add("--lambda-reg", "lambda: self-regularization weight")
@@ -61,6 +73,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add("--ckpt-every", "steps between checkpoints")
     f.add("--grid-every", "steps between image grids")
     f.add("--seed", "random seed (same seed, same run)")
+    f.add(
+        "--consistency",
+        "train-task run (or its best.pt) trained on the synthetic data: R pays when it reads R(x) "
+        "unlike x; empty: off",
+        metavar="TASK_RUN",
+        shown="off",
+    )
+    f.add("--lambda-consistency", "weight of the consistency loss")
+    f.add("--monitor-every", "steps between label-preservation checks (0: off, no best.pt)")
+    f.add("--monitor-size", "held-out synthetic images the check refines")
+    f.add("--min-agreement", "digits: least classifier agreement on x and R(x) that keeps labels")
+    f.add("--max-pupil-shift-px", "eyes: largest mean pupil shift that keeps labels")
+    f.add("--min-silhouette-iou", "hands: least mean silhouette IoU that keeps labels")
+    f.add("--strict", "stop (exit 2) when labels are no longer kept, instead of warning", const=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,9 +104,14 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as e:
         print(f"simgan {NAME}: stopped: {e}", file=sys.stderr)
         return 1
+    except LabelPreservationError as e:
+        print(f"simgan {NAME}: error: {e}", file=sys.stderr)
+        return 2
     s = result.stats
     acc = ""
     if "acc/D/real" in s:
         acc = f"; D accuracy real {s['acc/D/real']:.3f}, refined {s['acc/D/refined']:.3f}"
-    print(f"trained refiner in {result.run} (step {result.step}, iteration {result.iteration}{acc})")
+    best = result.run / "best.pt"
+    kept = f"; best.pt: step {result.best_step}" if best.is_file() and result.best_step >= 0 else ""
+    print(f"trained refiner in {result.run} (step {result.step}, iteration {result.iteration}{acc}{kept})")
     return 0

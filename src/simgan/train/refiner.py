@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,13 +49,13 @@ from tqdm.auto import tqdm
 from simgan import losses
 from simgan.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from simgan.config import save_config
-from simgan.data.source import Source, open_dataset
+from simgan.data.source import Source
 from simgan.device import select_device
 from simgan.errors import InputError
-from simgan.nn.discriminator import DISCRIMINATOR_PRESETS, output_size, receptive_field
 from simgan.nn.refiner import Refiner, refine_images
 from simgan.train.batches import ImagesOnly
 from simgan.train.history import HistoryBuffer
+from simgan.train.label_monitor import LabelPreservationError, build_monitor
 from simgan.train.refiner_config import (
     RESUMABLE_FIELDS,
     RefinerTrainConfig,
@@ -64,12 +63,28 @@ from simgan.train.refiner_config import (
     resolve_preset,
     validate_config,
 )
+from simgan.train.refiner_consistency import ConsistencyTerm, load_consistency
+from simgan.train.refiner_run import (
+    BEST_NAME,
+    GridWriter,
+    NonFiniteLossError,
+    check_data,
+    check_finite,
+    log_line,
+    monitor_step,
+    notice,
+    open_data,
+    postfix,
+    write_grid,
+)
 from simgan.train.refiner_state import RefinerState, build_state, load_resume, truncate_stats
 
 __all__ = [
     "RefinerTrainConfig",
     "RefinerTrainResult",
     "NonFiniteLossError",
+    "LabelPreservationError",
+    "BEST_NAME",
     "RESUMABLE_FIELDS",
     "GridWriter",
     "Phase",
@@ -80,13 +95,11 @@ __all__ = [
     "train_refiner",
 ]
 
-# Called as on_grid(path, synthetic, refined, real, rows), like simgan.viz.grids.save_refiner_grid.
-GridWriter = Callable[[Path, torch.Tensor, torch.Tensor, torch.Tensor, int], None]
-
 
 @dataclass
 class RefinerTrainResult:
-    """What :func:`train_refiner` returns: the run folder, steps done, last logged stats, the trained R."""
+    """What :func:`train_refiner` returns: the run folder, steps done, last logged stats, the trained R
+    (the last step's), and the step ``RUN/best.pt`` holds (-1: none)."""
 
     run: Path
     step: int
@@ -94,10 +107,7 @@ class RefinerTrainResult:
     stats: dict[str, Any]
     refiner: Refiner
     config: RefinerTrainConfig
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; the run stopped and the checkpoint on disk is the last good one."""
+    best_step: int = -1
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -119,13 +129,16 @@ def refiner_step(
     lambda_reg: float,
     psi: str = "identity",
     amp: bool = False,
+    consistency: ConsistencyTerm | None = None,
+    lambda_consistency: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """One update of R on a mini-batch of synthetic images x (Algorithm 1, inner K_g loop).
 
     With ``discriminator`` None this is a pretraining step on self-regularization only; otherwise R
     minimises eq. (4): the per-patch cross-entropy of D(R(x)) toward "real" plus
-    ``lambda * ||psi(R(x)) - psi(x)||_1``. D is frozen during the step: its parameters get no gradient
-    and its optimizer is not touched.
+    ``lambda * ||psi(R(x)) - psi(x)||_1``, plus, with a ``consistency`` term (a frozen task model's
+    semantic loss, CyCADA), ``lambda_consistency * consistency(x, R(x))``. D is frozen during the step:
+    its parameters get no gradient and its optimizer is not touched.
 
     Shape:
         synthetic: (b, C, H, W) on R's device; returns detached scalar losses.
@@ -142,6 +155,10 @@ def refiner_step(
                 adv = losses.refiner_adversarial_loss(discriminator(refined))  # eq. (3), per patch
                 total = adv + reg
                 out["loss/R/adv"] = adv
+                if consistency is not None:
+                    semantic = consistency(synthetic, refined)  # the task model reads x and R(x) alike
+                    total = total + lambda_consistency * semantic
+                    out["loss/R/consistency"] = semantic
         out["loss/R/total"] = total
         optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -213,6 +230,8 @@ def _r_update(state: RefinerState, adversarial: bool) -> dict[str, torch.Tensor]
         lambda_reg=cfg.lambda_reg,
         psi=cfg.psi,
         amp=state.amp,
+        consistency=state.consistency,
+        lambda_consistency=cfg.lambda_consistency,
     )
     if state.sched_R is not None:
         state.sched_R.step()
@@ -271,97 +290,6 @@ def schedule(config: RefinerTrainConfig) -> list[Phase]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Run folder helpers
-
-
-def _open_data(path: str | Path | Source, flag: str) -> Source:
-    if isinstance(path, Source):
-        return path
-    try:
-        return open_dataset(path)
-    except InputError as e:
-        raise InputError(f"{flag} {e}") from None
-
-
-def _check_data(synthetic: Source, real: Source, preset: str, global_adversarial: bool) -> None:
-    s, r = synthetic.info, real.info
-    if s.channels != r.channels:
-        raise InputError.at(
-            r.path,
-            f"real images have {r.channels} channel(s) but the synthetic images ({s.path}) have {s.channels}",
-        )
-    if global_adversarial and (s.height, s.width) != (r.height, r.width):
-        raise InputError.at(
-            r.path,
-            f"the global discriminator needs one image size: real {r.height}x{r.width}, "
-            f"synthetic {s.height}x{s.width}",
-        )
-    spec = DISCRIMINATOR_PRESETS[preset]
-    for info in (s, r):
-        h, w = output_size(spec, info.height, info.width)
-        if h < 1 or w < 1:
-            need = receptive_field(spec)
-            raise InputError.at(
-                info.path,
-                f"images of {info.height}x{info.width} are too small for the {preset!r} discriminator "
-                f"(expected at least {need}x{need}; choose another --preset)",
-            )
-
-
-def _check_finite(values: dict[str, torch.Tensor], step: int, phase: str, ckpt: Path) -> dict[str, float]:
-    floats = {k: float(v) for k, v in values.items()}
-    bad = [k for k, v in floats.items() if not math.isfinite(v)]
-    if bad:
-        where = f"{ckpt}" if ckpt.is_file() else "none written yet"
-        values_text = ", ".join(f"{k} = {floats[k]}" for k in bad)
-        raise NonFiniteLossError(
-            f"step {step} ({phase}): non-finite {values_text}; training stopped. "
-            f"Last good checkpoint: {where}. Lower the learning rates (a new --out) and train again."
-        )
-    return floats
-
-
-def _log(state: RefinerState, phase: Phase, stats: Path, tb: Any, t0: float) -> dict[str, Any]:
-    """Append one stats line (the averages since the last one) to ``stats`` and TensorBoard."""
-    done = state.step
-    line = {
-        "step": done,
-        "phase": phase.name,
-        "iteration": adversarial_iteration(state.config, done),
-        **state.averages.pop(),
-    }
-    line["lr/R"] = state.opt_R.param_groups[0]["lr"]
-    line["lr/D"] = state.opt_D.param_groups[0]["lr"]
-    line["time/session_s"] = round(time.perf_counter() - t0, 3)
-    with open(stats, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
-    for k, v in line.items():
-        if "/" in k:
-            tb.add_scalar(k, v, done)
-    return line
-
-
-def _postfix(line: dict[str, Any]) -> dict[str, str]:
-    """The progress bar's summary of a stats line: total losses and D's accuracies."""
-    keys = ("loss/R/t", "loss/D/t", "acc/")
-    return {k.removeprefix("loss/"): f"{v:.3f}" for k, v in line.items() if k.startswith(keys)}
-
-
-def _grid(
-    state: RefinerState, on_grid: GridWriter, path: Path, synthetic: torch.Tensor, real: torch.Tensor
-) -> None:
-    """Refine the fixed grid images with the current R and hand them to ``on_grid``.
-
-    Shape:
-        synthetic: (n, C, H, W) and real: (n, C, H', W') on the CPU.
-    """
-    state.R.eval()
-    refined = refine_images(state.R, synthetic.to(state.device), amp=state.amp).cpu()  # (n, C, H, W)
-    state.R.train()
-    on_grid(path, synthetic, refined, real, state.config.grid_rows)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # The loop
 
 
@@ -400,19 +328,23 @@ def train_refiner(
         InputError: missing or unreadable data, channels that differ between the sets, images too small
             for the preset, a bad config, an existing run without ``resume``, a corrupt checkpoint.
         NonFiniteLossError: a loss became NaN/inf (the checkpoint on disk is the last good one).
+        LabelPreservationError: ``strict`` and the label monitor failed its threshold (ditto).
     """
     cfg = config or RefinerTrainConfig()
     validate_config(cfg)
-    run, syn_src, real_src = Path(out), _open_data(synthetic, "--synthetic"), _open_data(real, "--real")
+    run, syn_src, real_src = Path(out), open_data(synthetic, "--synthetic"), open_data(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
     info = syn_src.info
     cfg, checkpoint = load_resume(run, cfg, info, resume=resume)
     if cfg.preset == "auto":
-        cfg = dataclasses.replace(cfg, preset=resolve_preset(info.height, info.width))
-    _check_data(syn_src, real_src, cfg.preset, cfg.global_adversarial)
-    state = build_state(
-        cfg, syn_src, real_src, select_device(None if device is None else str(device)), checkpoint
-    )
+        cfg = dataclasses.replace(
+            cfg, preset=resolve_preset(info.height, info.width, info.channels, info.task)
+        )
+    check_data(syn_src, real_src, cfg.preset, cfg.global_adversarial)
+    dev = select_device(None if device is None else str(device))
+    semantic = load_consistency(cfg, syn_src, dev)  # before any training: a bad --consistency fails fast
+    state = build_state(cfg, syn_src, real_src, dev, checkpoint)
+    state.consistency = semantic.term if semantic is not None else None
     if resume:
         truncate_stats(stats_path, state.step)  # drop lines logged after the checkpoint (no duplicates)
     phases = schedule(cfg)
@@ -429,6 +361,11 @@ def train_refiner(
     grid_real = torch.stack([ImagesOnly(real_src)[i] for i in range(n_grid)])  # (n, C, H', W')
     run.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run / "config.json")
+    # The label monitor (its classifier trains here, under a forked RNG: R's run is unchanged by it).
+    classifier = semantic.model if semantic is not None and semantic.task == "classify" else None
+    monitor, about = build_monitor(syn_src, cfg, run, dev, classifier)
+    if progress or monitor is None:
+        notice(about)
     from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
 
     tb = SummaryWriter(str(run / "tb"), purge_step=state.step + 1)  # hide events a resumed run logs again
@@ -442,18 +379,26 @@ def train_refiner(
     try:
         for phase in phases:
             while phase.start <= state.step < phase.end:
-                floats = _check_finite(phase.run(state), state.step + 1, phase.name, ckpt_path)
+                floats = check_finite(phase.run(state), state.step + 1, phase.name, ckpt_path)
                 state.step += 1
                 done = state.step
                 state.averages.add(floats)
                 if on_step is not None:
                     on_step(done, floats)
                 bar.update(1)
-                if done % cfg.log_every == 0 or done in (phase.end, total):
-                    last_stats = _log(state, phase, stats_path, tb, t0)
-                    bar.set_postfix(_postfix(last_stats), refresh=False)
+                monitored = monitor is not None and (done % cfg.monitor_every == 0 or done == total)
+                if done % cfg.log_every == 0 or done in (phase.end, total) or monitored:
+                    extra = (
+                        monitor.measure(state.R, dev, state.amp)
+                        if monitor is not None and monitored
+                        else None
+                    )
+                    last_stats = log_line(state, phase.name, stats_path, tb, t0, extra)
+                    bar.set_postfix(postfix(last_stats), refresh=False)
+                    if monitor is not None and monitored:
+                        monitor_step(state, monitor, last_stats, run, ckpt_path)  # warn, --strict, best.pt
                 if on_grid is not None and (done % cfg.grid_every == 0 or done == total):
-                    _grid(state, on_grid, run / "grids" / f"step_{done:07d}.png", grid_syn, grid_real)
+                    write_grid(state, on_grid, run / "grids" / f"step_{done:07d}.png", grid_syn, grid_real)
                 if done % cfg.ckpt_every == 0 or done == total:
                     tb.flush()
                     save_checkpoint(ckpt_path, state.state_dict(), "refiner")
@@ -462,6 +407,11 @@ def train_refiner(
         tb.close()
     if not ckpt_path.is_file():
         save_checkpoint(ckpt_path, state.state_dict(), "refiner")  # a run of zero steps: still a refiner
+    if monitor is not None and not (run / BEST_NAME).is_file():
+        notice(
+            f"no measured step of the adversarial phase kept the labels ({monitor.key} threshold "
+            f"{monitor.threshold:g}): no {BEST_NAME}; simgan refine will use {CHECKPOINT_NAME}"
+        )
     if not last_stats and stats_path.is_file():
         lines = stats_path.read_text(encoding="utf-8").splitlines()
         last_stats = json.loads(lines[-1]) if lines else {}
@@ -472,4 +422,5 @@ def train_refiner(
         stats=last_stats,
         refiner=state.R.cpu().eval(),
         config=cfg,
+        best_step=state.monitor.best_step,
     )

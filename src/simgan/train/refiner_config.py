@@ -11,10 +11,12 @@ from typing import Literal
 
 from simgan import losses
 from simgan.errors import InputError
+from simgan.nn.discriminator import DISCRIMINATOR_PRESETS, output_size
 from simgan.nn.refiner import REFINER_PRESETS
 from simgan.train.optim import OPTIMIZERS, SCHEDULERS
 
 __all__ = [
+    "BEST_NAME",
     "RefinerTrainConfig",
     "RESUMABLE_FIELDS",
     "resolve_preset",
@@ -27,8 +29,21 @@ Psi = Literal["identity", "channel_mean", "downsample"]
 Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 Scheduler = Literal["none", "step", "exponential"]
 
+# The refiner checkpoint that best balances realism and label preservation (simgan.train.label_monitor),
+# beside the latest one (simgan.checkpoint.CHECKPOINT_NAME).
+BEST_NAME = "best.pt"
+
 # Fields a resumed run may change; every other one must match the run being resumed.
-RESUMABLE_FIELDS = ("steps", "log_every", "ckpt_every", "grid_every", "grid_rows", "num_workers", "amp")
+RESUMABLE_FIELDS = (
+    "steps",
+    "log_every",
+    "ckpt_every",
+    "grid_every",
+    "grid_rows",
+    "num_workers",
+    "amp",
+    "strict",
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +51,8 @@ class RefinerTrainConfig:
     """Everything that defines a refiner run (saved as ``RUN/config.json`` and in every checkpoint).
 
     Attributes:
-        preset: network sizes (``digits``, ``eyes``, ``hands``); ``auto`` picks from the image size.
+        preset: network sizes (``digits``, ``eyes``, ``hands``); ``auto`` picks by what the images are
+            (:func:`resolve_preset`).
         steps: T, adversarial iterations after pretraining (the run's total; resume continues up to it).
         batch_size: b, images per mini-batch (even: D takes b/2 current + b/2 history).
         lambda_reg: lambda, weight of self-regularization (eq. 4); both loss terms are means.
@@ -64,6 +80,21 @@ class RefinerTrainConfig:
         seed: seeds weight initialisation, batch order and the buffer.
         amp: bf16 autocast and channels_last on CUDA (ignored on the CPU).
         num_workers: DataLoader workers for datasets too large to hold in memory.
+        consistency: a ``train-task`` run folder (or its ``best.pt``) trained on the synthetic data; its
+            frozen model adds ``lambda_consistency * consistency_loss`` to L_R (CyCADA's semantic loss,
+            simgan.adapt.consistency). Empty: off.
+        lambda_consistency: weight of the consistency term.
+        monitor_every: global steps between label-preservation measurements on a fixed held-out
+            synthetic batch (simgan.train.label_monitor); 0 turns the monitor (and ``best.pt``) off.
+        monitor_size: images in that batch (at most half the synthetic set).
+        monitor_task_steps: classify without ``consistency``: Adam steps of the small digit CNN the run
+            trains on the synthetic labels (not the monitor batch; at most 20 epochs) to read x and R(x).
+        min_agreement: classify: preservation passes while the monitor model agrees on x and R(x) for at
+            least this fraction of the batch.
+        max_pupil_shift_px: gaze: ... while the mean pupil-centre shift is at most this many pixels.
+        min_silhouette_iou: handpose: ... while the mean silhouette IoU is at least this.
+        strict: stop the run (:class:`~simgan.train.label_monitor.LabelPreservationError`) the first time
+            preservation fails, instead of warning.
     """
 
     preset: Preset = "auto"
@@ -96,16 +127,47 @@ class RefinerTrainConfig:
     seed: int = 0
     amp: bool = True
     num_workers: int = 0
+    consistency: str = ""
+    lambda_consistency: float = 1.0
+    monitor_every: int = 100
+    monitor_size: int = 256
+    monitor_task_steps: int = 300
+    min_agreement: float = 0.9
+    max_pupil_shift_px: float = 1.5
+    min_silhouette_iou: float = 0.9
+    strict: bool = False
 
 
-def resolve_preset(height: int, width: int) -> str:
-    """The preset for ``auto``: ``digits`` up to 16 px, ``eyes`` up to 96 px, else ``hands``."""
+# Small grey images up to this side are glyphs (handwriting, printed characters): the digits preset.
+GLYPH_MAX_SIDE = 32
+# Larger than this (and not glyphs): the paper's hands preset (224x224 depth); from here to the eye
+# discriminator's receptive field: the eyes preset (35x55 grey).
+EYES_MAX_SIDE = 96
+
+
+def _fits(preset: str, height: int, width: int) -> bool:
+    h, w = output_size(DISCRIMINATOR_PRESETS[preset], height, width)
+    return h >= 1 and w >= 1
+
+
+def resolve_preset(height: int, width: int, channels: int = 1, task: str | None = None) -> str:
+    """The preset for ``auto``, chosen by what the images are and then by their size.
+
+    1. Glyphs get ``digits``: the dataset's task is ``classify``, or (no gaze or handpose labels) the
+       images are single-channel with no side above :data:`GLYPH_MAX_SIDE` px (28x28 handwriting, 8x8
+       scikit-learn digits). The digits D's 5x5 patches judge stroke texture, not the shape of a whole
+       glyph, so R is not pushed to redraw strokes (the eyes D sees 23x23 patches, nearly a whole 28x28
+       digit, and with it R thinned and broke the strokes).
+    2. Otherwise by size: ``hands`` above :data:`EYES_MAX_SIDE` px (the paper's 224x224 depth; never for
+       ``gaze`` labels), else ``eyes`` (the paper's 35x55 eyes). A preset whose D would not fit the images
+       (a patch map under 1x1, e.g. the eyes D below 23 px) gives way to the next smaller one, down to
+       ``digits``.
+    """
     side = max(height, width)
-    if side <= 16:
+    if task == "classify" or (task not in ("gaze", "handpose") and channels == 1 and side <= GLYPH_MAX_SIDE):
         return "digits"
-    if side <= 96:
-        return "eyes"
-    return "hands"
+    order = ["hands", "eyes"] if side > EYES_MAX_SIDE and task != "gaze" else ["eyes"]
+    return next((p for p in order if _fits(p, height, width)), "digits")
 
 
 def validate_config(cfg: RefinerTrainConfig) -> None:
@@ -114,10 +176,20 @@ def validate_config(cfg: RefinerTrainConfig) -> None:
     def bad(key: str, why: str) -> InputError:
         return InputError(f"config: {key}: {why}, got {getattr(cfg, key)!r}")
 
-    for key in ("steps", "pretrain_r_steps", "pretrain_d_steps", "num_workers"):
+    for key in ("steps", "pretrain_r_steps", "pretrain_d_steps", "num_workers", "monitor_every"):
         if getattr(cfg, key) < 0:
             raise bad(key, "must be >= 0")
-    for key in ("k_g", "k_d", "log_every", "ckpt_every", "grid_every", "grid_rows", "scheduler_step_size"):
+    for key in (
+        "k_g",
+        "k_d",
+        "log_every",
+        "ckpt_every",
+        "grid_every",
+        "grid_rows",
+        "scheduler_step_size",
+        "monitor_size",
+        "monitor_task_steps",
+    ):
         if getattr(cfg, key) < 1:
             raise bad(key, "must be >= 1")
     if cfg.batch_size < 2 or cfg.batch_size % 2:
@@ -137,6 +209,12 @@ def validate_config(cfg: RefinerTrainConfig) -> None:
         raise bad("refiner_padding", "must be replicate, zeros or reflect")
     if cfg.psi not in losses.PSI:
         raise bad("psi", f"must be one of {', '.join(losses.PSI)}")
+    if cfg.lambda_consistency < 0 or cfg.max_pupil_shift_px < 0:
+        key = "lambda_consistency" if cfg.lambda_consistency < 0 else "max_pupil_shift_px"
+        raise bad(key, "must be >= 0")
+    for key in ("min_agreement", "min_silhouette_iou"):
+        if not 0.0 <= getattr(cfg, key) <= 1.0:
+            raise bad(key, "must lie in [0, 1]")
     if cfg.preset != "auto" and cfg.preset not in REFINER_PRESETS:
         raise bad("preset", f"must be auto or one of {', '.join(REFINER_PRESETS)}")
 

@@ -15,6 +15,7 @@ reads back:
 | ``sched_R``, ``sched_D``, ``history`` | state dicts, or None when the run has no scheduler / buffer |
 | ``averages`` | running sums of the values logged since the last stats line |
 | ``streams`` | batches each stream has handed out (``synthetic_R``, ``synthetic_D``, ``real``) |
+| ``monitor`` | the label monitor's state (simgan.train.label_monitor.MonitorState): last pass, best step |
 | ``rng`` | the torch RNG state |
 
 On the CPU with a fixed seed a run restored from this dict continues exactly as the uninterrupted run.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from simgan.nn.discriminator import Discriminator, build_discriminator
 from simgan.nn.refiner import Refiner, build_refiner
 from simgan.train.batches import ImageStream
 from simgan.train.history import HistoryBuffer
+from simgan.train.label_monitor import MonitorState
 from simgan.train.optim import build_optimizer, build_scheduler
 from simgan.train.refiner_config import RESUMABLE_FIELDS, RefinerTrainConfig, adversarial_iteration
 
@@ -96,6 +99,10 @@ class RefinerState:
     image: dict[str, Any]
     data: dict[str, str]
     averages: Averages = dataclasses.field(default_factory=Averages)
+    monitor: MonitorState = dataclasses.field(default_factory=MonitorState)
+    # The consistency term, consistency(x, R(x)) -> scalar (simgan.train.refiner_consistency); not saved:
+    # it is rebuilt from the config's frozen task model.
+    consistency: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     step: int = 0
 
     @property
@@ -128,6 +135,7 @@ class RefinerState:
             "history": self.history.state_dict() if self.history is not None else None,
             "averages": self.averages.state_dict(),
             "streams": {k: s.position for k, s in self.streams.items()},
+            "monitor": self.monitor.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
         }
 
@@ -146,6 +154,8 @@ class RefinerState:
         self.averages.load_state_dict(state["averages"])
         for name, position in state["streams"].items():
             self.streams[name].position = int(position)  # a stream reads its position at the next batch
+        if "monitor" in state:  # checkpoints written before the monitor existed have none
+            self.monitor.load_state_dict(state["monitor"])
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
 
