@@ -64,10 +64,10 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     sets["classify_10px"] = write_toy(base / "classify_10px", "classify", 16, 2, size=10)
     config = base / "small.yaml"
-    config.write_text("gaze_hidden: 32\nhg_depth: 1\nwidth: 8\n", encoding="utf-8")
+    config.write_text("gaze_hidden: 32\nhg_depth: 1\nwidth: 8\nmin_steps: 0\n", encoding="utf-8")
     sets["config"] = config
     quick = base / "quick.yaml"  # the same small networks, no curves.png (matplotlib costs ~0.5 s a run)
-    quick.write_text("gaze_hidden: 32\nhg_depth: 1\nwidth: 8\nplot: false\n", encoding="utf-8")
+    quick.write_text("gaze_hidden: 32\nhg_depth: 1\nwidth: 8\nplot: false\nmin_steps: 0\n", encoding="utf-8")
     sets["quick"] = quick
     return sets
 
@@ -135,7 +135,19 @@ def test_json_output_and_within_curves(run_cli, toy: dict[str, Path], tmp_path: 
 def test_help_lists_defaults(run_cli) -> None:
     code, out, _ = run_cli("train-task", "--help")
     assert code == 0
-    for text in ("--optimizer", "default: adam", "--augment", "--finetune", "--val-fraction", "--patience"):
+    for text in (
+        "--optimizer",
+        "default: adam",
+        "--augment",
+        "--finetune",
+        "--val-fraction",
+        "--patience",
+        "--min-steps",
+        "default: 1500",
+        "--adapt {none,dann,self-train}",
+        "--target",
+        "--ema-decay",
+    ):
         assert text in out
 
 
@@ -195,3 +207,36 @@ def test_missing_dataset_and_bad_value_exit_2(run_cli, toy: dict[str, Path], tmp
         "--out", tmp_path / "run", "--val-fraction", "1.5",
     )  # fmt: skip
     _one_line_error(code, err, "val_fraction")
+
+
+def test_adapt_without_target_exit_2(run_cli, toy: dict[str, Path], tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        "train-task", "classify", "--train", toy["classify_train"], "--test", toy["classify_test"],
+        "--out", tmp_path / "run", "--adapt", "dann",
+    )  # fmt: skip
+    _one_line_error(code, err, "--adapt dann needs --target DIR")
+    code, _, err = run_cli(
+        "train-task", "classify", "--train", toy["classify_train"], "--test", toy["classify_test"],
+        "--out", tmp_path / "run", "--adapt", "self-train", "--target", toy["classify_10px"],
+    )  # fmt: skip
+    _one_line_error(code, err, "--target", "10x10x1", "8x8x1")
+    code, _, err = run_cli(
+        "train-task", "classify", "--train", toy["classify_train"], "--test", toy["classify_test"],
+        "--out", tmp_path / "run", "--adapt", "dann", "--target", toy["classify_test"], "--ema-decay", "1",
+    )  # fmt: skip
+    _one_line_error(code, err, "ema_decay")
+
+
+def test_dann_from_the_command_line(run_cli, toy: dict[str, Path], tmp_path: Path) -> None:
+    code, out, err = run_cli(
+        "train-task", "classify", "--train", toy["classify_train"], "--test", toy["classify_test"],
+        "--out", tmp_path / "run", "--config", toy["quick"], "--epochs", "2", "--min-steps", "10",
+        "--adapt", "dann", "--target", toy["classify_test"], "--adapt-weight", "0.5",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "steps" in out and "best_epoch" in out
+    hist = _history(tmp_path / "run")
+    # 58 training images at batch 128: one step an epoch, so the floor of 10 steps takes 10 epochs.
+    assert len(hist) == 10 and hist[-1]["step"] == 10 and "domain/accuracy" in hist[-1]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["adapt"] == "dann" and saved["adapt_weight"] == 0.5 and saved["min_steps"] == 10

@@ -18,7 +18,9 @@ from simgan.eval.task_eval import evaluate
 from simgan.nn.task_model import load_task_model
 from simgan.train.task import TaskConfig, train_task
 
-QUICK = TaskConfig(epochs=3, batch_size=16, lr=1e-2, gaze_hidden=32, hg_depth=1, width=8, plot=False)
+QUICK = TaskConfig(
+    epochs=3, min_steps=0, batch_size=16, lr=1e-2, gaze_hidden=32, hg_depth=1, width=8, plot=False
+)
 
 
 @pytest.fixture(autouse=True)

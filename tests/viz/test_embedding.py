@@ -94,7 +94,7 @@ def test_plot_writes_a_png_with_two_panels(sets: dict[str, Path], tmp_path: Path
 
 def test_task_features_use_the_penultimate_layer(sets: dict[str, Path], tmp_path: Path) -> None:
     train_task(
-        TaskConfig(epochs=1, device="cpu"),
+        TaskConfig(epochs=1, min_steps=0, device="cpu"),
         [open_dataset(sets["real"])],
         None,
         tmp_path / "run",

@@ -4,6 +4,8 @@ Several --train sets are mixed (concatenated); they must agree on task, image si
 --val-fraction of the training data picks the best epoch (and stops early with --patience); the --test set
 is evaluated once, at the end. --finetune DIR pre-trains on the --train sets, then fine-tunes on the few
 real labels in DIR at lr * --finetune-lr-factor for --finetune-epochs (default: half of --epochs).
+Training takes at least --epochs epochs and at least --min-steps optimizer steps, so a small set converges.
+--adapt dann|self-train --target DIR adapts to unlabelled real images (docs/train_task.md).
 
 RUN receives config.json, history.jsonl (one line per epoch), best.pt and last.pt (plain-dict checkpoints),
 metrics.json (classify: accuracy, confusion; gaze: angular_error_deg, within_deg; handpose: mean_error_px,
@@ -20,7 +22,7 @@ from simgan.cli.common import ConfigFlags, add_format, add_json, config_override
 from simgan.config import load_config
 from simgan.data import augment, open_dataset, source
 from simgan.train import optim
-from simgan.train.task import TaskConfig, train_task
+from simgan.train.task import ADAPT_METHODS, TaskConfig, train_task
 from simgan.viz.curves import plot_curves
 
 NAME = "train-task"
@@ -40,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
     p.add_argument("--finetune", metavar="DIR", default=None, help="fine-tune on these labels after training")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML file of TaskConfig values")
+    p.add_argument(
+        "--target",
+        metavar="DIR",
+        default=None,
+        help="unlabelled real images for --adapt (only their pixels are read, never labels)",
+    )
     f = ConfigFlags(p, TaskConfig)
     f.add("--optimizer", "optimizer", choices=optim.OPTIMIZERS)
     f.add("--scheduler", "lr schedule per epoch", choices=optim.SCHEDULERS)
@@ -50,7 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="OPS",
         shown="none",
     )
-    f.add("--epochs", "training epochs")
+    f.add("--epochs", "training epochs (at least; --min-steps may add more)")
+    f.add("--min-steps", "step floor: at least this many optimizer steps (more epochs on small sets)")
     f.add("--batch-size", "samples per step")
     f.add("--lr", "learning rate")
     f.add("--momentum", "momentum for momentum/nesterov")
@@ -61,6 +70,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add("--patience", "stop after this many epochs without a better val score (0: never)")
     f.add("--finetune-epochs", "fine-tune epochs (0: half of --epochs)")
     f.add("--finetune-lr-factor", "fine-tune lr = lr * this")
+    f.add("--adapt", "adapt to the --target images: none, dann or self-train", choices=ADAPT_METHODS)
+    f.add(
+        "--adapt-weight",
+        "dann: max reversal weight lambda; self-train: unlabelled loss weight (0: 0.3 / 1.0)",
+    )
+    f.add("--pseudo-threshold", "self-train, classify: teacher confidence a pseudo-label needs")
+    f.add(
+        "--pseudo-max-error", "self-train, gaze/handpose: max teacher-student disagreement, deg/px (0: 3 / 2)"
+    )
+    f.add("--ema-decay", "self-train: the mean teacher's EMA decay per step")
+    f.add("--adapt-lr-factor", "self-train: adaptation-phase lr = lr * this")
     f.add("--width", "network width (0: 16 for the digit CNN, 64 for the hourglass)")
     f.add("--seed", "random seed (same seed, same result)")
     f.add("--device", "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
@@ -74,8 +94,16 @@ def run(args: argparse.Namespace) -> int:
     train = [open_dataset(d, args.format) for d in args.train]
     test = open_dataset(args.test, args.format)
     finetune = open_dataset(args.finetune, args.format) if args.finetune else None
+    target = open_dataset(args.target, args.format) if args.target else None
     metrics = train_task(
-        cfg, train, test, args.out, finetune=finetune, progress=not args.json, on_curves=plot_curves
+        cfg,
+        train,
+        test,
+        args.out,
+        finetune=finetune,
+        target=target,
+        progress=not args.json,
+        on_curves=plot_curves,
     )
     if args.json:
         print_json(metrics)

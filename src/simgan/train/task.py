@@ -45,11 +45,24 @@ from simgan.errors import InputError
 from simgan.eval.metrics import METRICS, selection_metric
 from simgan.eval.task_eval import evaluate, evaluate_batches
 from simgan.nn.gaze_net import gaze_feature_shape
-from simgan.nn.task_model import build_task_model, task_loss
+from simgan.nn.task_model import build_task_model
+from simgan.train.adapt_dann import DannLearner
+from simgan.train.adapt_learner import Learner, target_augmenter, to_device
 from simgan.train.optim import build_optimizer, build_scheduler
-from simgan.train.task_data import TaskData, check_source, curve_data, fits_in_memory, num_outputs, split
+from simgan.train.task_data import (
+    TargetData,
+    TaskData,
+    check_source,
+    check_target,
+    curve_data,
+    fits_in_memory,
+    num_outputs,
+    split,
+)
 
-__all__ = ["TaskConfig", "train_task"]
+__all__ = ["ADAPT_METHODS", "TaskConfig", "train_task", "planned_epochs"]
+
+ADAPT_METHODS = ("none", "dann", "self-train")
 
 
 # on_curves(path, history, task, test_metrics): draws RUN/curves.png (simgan.viz.curves.plot_curves)
@@ -62,7 +75,9 @@ class TaskConfig:
 
     Attributes:
         task: classify, gaze or handpose (must match every dataset's task).
-        epochs: training epochs on the ``--train`` sets.
+        epochs: training epochs on the ``--train`` sets (at least; ``min_steps`` may add more).
+        min_steps: the step floor: the train phase takes at least this many optimizer steps, adding
+            epochs when ``epochs`` would take fewer (a small set converges; docs/train_task.md).
         batch_size: samples per step (the paper used 512 for gaze; 128 is faster per image on a CPU).
         optimizer: sgd, momentum, nesterov, adagrad, rmsprop or adam (``simgan.train.optim``).
         lr: learning rate (the paper: a constant 0.001).
@@ -74,7 +89,8 @@ class TaskConfig:
         lr_gamma: the decay factor.
         augment: op names from ``simgan.data.augment`` (flip, crop, rotate, jitter).
         val_fraction: share of the training data held out (seeded) for model selection.
-        patience: stop after this many epochs without a better validation score (0: never stop early).
+        patience: stop after this many epochs without a better validation score (0: never stop early);
+            never before ``min_steps`` steps.
         finetune_epochs: epochs on the fine-tune set (0: half of ``epochs``, at least 1).
         finetune_lr_factor: the fine-tune learning rate is ``lr * finetune_lr_factor``.
         width: network width (0: the default, 16 for the digit CNN, 64 for the hourglass); unused by the
@@ -92,10 +108,22 @@ class TaskConfig:
         checkpoint_interval_s: write best.pt / last.pt at most this often during a phase (and always at
             its end); the best weights are kept in memory meanwhile.
         plot: draw ``curves.png`` (matplotlib, about half a second); ``curves.json`` is always written.
+        adapt: none; dann (a domain classifier on the task net's features through gradient reversal); or
+            self-train (a mean teacher labels the unlabelled real images). Both need ``target``.
+        adapt_weight: dann: lambda, the largest reversal weight of the ramp; self-train: the weight of
+            the unlabelled loss. 0: the method's default (dann 0.3, self-train 1.0).
+        pseudo_threshold: self-train, classify: the teacher's confidence a pseudo-label needs.
+        pseudo_max_error: self-train, gaze / handpose: the largest teacher-student disagreement (degrees
+            / pixels) a pseudo-label may have. 0: the task's default (gaze 3 degrees, handpose 2 px).
+        ema_decay: self-train: the mean teacher's EMA decay per step.
+        adapt_lr_factor: self-train: the adaptation phase's learning rate is ``lr * adapt_lr_factor``.
+        domain_hidden: dann: units of each hidden layer of the domain classifier G_d.
+        domain_layers: dann: hidden layers of G_d.
     """
 
     task: Literal["classify", "gaze", "handpose"] = "classify"
     epochs: int = 10
+    min_steps: int = 1500
     batch_size: int = 128
     optimizer: Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] = "adam"
     lr: float = 1e-3
@@ -122,11 +150,30 @@ class TaskConfig:
     in_memory_mb: int = 1024
     checkpoint_interval_s: float = 60.0
     plot: bool = True
+    adapt: Literal["none", "dann", "self-train"] = "none"
+    adapt_weight: float = 0.0
+    pseudo_threshold: float = 0.9
+    pseudo_max_error: float = 0.0
+    ema_decay: float = 0.99
+    adapt_lr_factor: float = 0.3
+    domain_hidden: int = 100
+    domain_layers: int = 1
 
     def validate(self) -> None:
         """Raise InputError for values no run can use (ranges the type system does not express)."""
         checks = [
             (self.epochs >= 1, "epochs must be >= 1"),
+            (self.min_steps >= 0, "min_steps must be >= 0"),
+            (self.adapt in ADAPT_METHODS, f"adapt must be one of {', '.join(ADAPT_METHODS)}"),
+            (self.adapt_weight >= 0, "adapt_weight must be >= 0"),
+            (0 <= self.pseudo_threshold <= 1, "pseudo_threshold must be in [0, 1]"),
+            (self.pseudo_max_error >= 0, "pseudo_max_error must be >= 0"),
+            (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
+            (self.adapt_lr_factor > 0, "adapt_lr_factor must be > 0"),
+            (
+                self.domain_hidden >= 1 and self.domain_layers >= 1,
+                "domain_hidden and domain_layers must be >= 1",
+            ),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
@@ -153,31 +200,45 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k in METRICS and METRICS[k].higher_is_better is not None}
 
 
+def planned_epochs(cfg: TaskConfig, n_train: int, epochs: int | None = None) -> int:
+    """Epochs of a phase: ``epochs`` (default ``cfg.epochs``), raised to reach ``cfg.min_steps`` steps.
+
+    With 900 training images at batch 128 (8 steps an epoch) and the default floor of 1500 steps that is
+    188 epochs; with 100,000 images the 10 epochs (7820 steps) already pass the floor.
+    """
+    epochs = cfg.epochs if epochs is None else epochs
+    per_epoch = max(1, -(-n_train // cfg.batch_size))
+    return max(epochs, -(-cfg.min_steps // per_epoch))
+
+
 def _train_epoch(
-    model: nn.Module,
-    task: str,
+    learner: Learner,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     optimizer: torch.optim.Optimizer,
     device: torch.device,
     augment: Augmenter,
     generator: torch.Generator,
     bar: tqdm,
-) -> float:
-    """One pass over ``batches``: augment, step; returns the mean training loss."""
-    model.train()
-    total, n = 0.0, 0
+    step: int,
+    total: int,
+) -> tuple[float, int]:
+    """One pass over ``batches``: augment, step; returns the mean training loss and the steps taken."""
+    learner.train()
+    sum_loss, n, taken = 0.0, 0, 0
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if augment:
             x, y = augment(x, y, generator)  # parameters drawn on the CPU generator, pixels on device
-        loss = task_loss(model, task, model(x), y)
+        loss = learner.loss(x, y, step + taken, total)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(x)
+        learner.after_step()
+        sum_loss += float(loss.detach()) * len(x)
         n += len(x)
+        taken += 1
         bar.update(1)
-    return total / max(n, 1)
+    return sum_loss / max(n, 1), taken
 
 
 def _fit(
@@ -196,13 +257,22 @@ def _fit(
     out: Path,
     history: list[dict[str, Any]],
     progress: bool,
-) -> dict[str, Any]:
+    learner: Learner | None = None,
+    min_steps: int = 0,
+) -> tuple[dict[str, Any], int]:
     """Train ``model`` in place for one phase; leave it holding the best-validation weights.
 
-    Returns the best epoch's record (``epoch``, ``phase`` and validation scores).
+    ``learner`` computes each step's loss (default: the supervised one); early stopping waits for
+    ``min_steps`` optimizer steps.
+
+    Returns:
+        The best epoch's record (``epoch``, ``step``, ``phase`` and validation scores) and the number of
+        optimizer steps the phase took.
     """
+    learner = learner or Learner(model, cfg.task)
+    params = [*model.parameters(), *learner.parameters()]
     optimizer = build_optimizer(
-        cfg.optimizer, model.parameters(), lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
+        cfg.optimizer, params, lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
     )
     gamma = cfg.lr_gamma if cfg.scheduler == "step" else cfg.lr_gamma ** (1.0 / cfg.lr_step)
     scheduler = build_scheduler(cfg.scheduler, optimizer, step_size=cfg.lr_step, gamma=gamma)
@@ -210,31 +280,31 @@ def _fit(
     sign = 1.0 if select.higher_is_better else -1.0
     best: dict[str, Any] = {}
     best_score: tuple[float, float] = (-np.inf, -np.inf)
-    stale, last_write = 0, time.perf_counter()
-    base_seed = cfg.seed * 1000 + (500 if phase == "finetune" else 0)
-    bar = tqdm(
-        total=epochs * train.num_batches(cfg.batch_size), desc=phase, unit="batch", disable=not progress
-    )
+    stale, last_write, step = 0, time.perf_counter(), 0
+    base_seed = cfg.seed * 1000 + {"finetune": 500, "self-train": 700}.get(phase, 0)
+    total = epochs * train.num_batches(cfg.batch_size)
+    bar = tqdm(total=total, desc=phase, unit="batch", disable=not progress)
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         batches = train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch)
-        record: dict[str, Any] = {
-            "phase": phase,
-            "epoch": epoch,
-            "train/loss": _train_epoch(model, cfg.task, batches, optimizer, device, augment, generator, bar),
-            "lr": optimizer.param_groups[0]["lr"],
-        }
+        train_loss, taken = _train_epoch(
+            learner, batches, optimizer, device, augment, generator, bar, step, total
+        )
+        step += taken
+        record: dict[str, Any] = {"phase": phase, "epoch": epoch, "step": step, "train/loss": train_loss}
+        record.update(learner.epoch_stats())  # domain/loss, self_train/mask_rate, ...
+        record["lr"] = optimizer.param_groups[0]["lr"]
         if scheduler is not None:
             scheduler.step()
         if len(val):
             val_batches = val.batches(max(cfg.batch_size, 256), shuffle=False, seed=0)
-            val_loss, val_metrics = evaluate_batches(model, cfg.task, val_batches, device)
+            val_loss, val_metrics = evaluate_batches(learner.evaluated(), cfg.task, val_batches, device)
             record["val/loss"] = val_loss
             record.update({f"val/{k}": v for k, v in _scalar_metrics(val_metrics).items()})
             # Ties on the metric (common for accuracy on a small split) go to the lower validation loss.
             score = (sign * record[f"val/{select.name}"], -val_loss)
-        else:
-            score = (float(epoch), 0.0)  # no validation data: the last epoch is the best one
+        if learner.select_last or not len(val):
+            score = (float(epoch), 0.0)  # the last epoch is the best one
         record["time_s"] = round(time.perf_counter() - t0, 4)
         history.append(record)
         with open(out / "history.jsonl", "a", encoding="utf-8") as f:
@@ -244,10 +314,11 @@ def _fit(
         last = _checkpoint(model.state_dict(), optimizer.state_dict(), phase, epoch, record, cfg, spec)
         if score > best_score or not best:  # (a NaN score never compares greater: keep epoch 1 then)
             best_score, stale = score, 0
-            best = _checkpoint(_cpu_copy(model.state_dict()), None, phase, epoch, record, cfg, spec)
+            kept = _cpu_copy(learner.evaluated().state_dict())
+            best = _checkpoint(kept, None, phase, epoch, record, cfg, spec)
         else:
             stale += 1
-        stop = bool(cfg.patience) and stale >= cfg.patience
+        stop = bool(cfg.patience) and stale >= cfg.patience and step >= min_steps
         # Serialising every epoch would dominate short epochs: write at most every checkpoint_interval_s,
         # and always when the phase ends (so the files on disk end up exactly the returned state).
         if stop or epoch == epochs or time.perf_counter() - last_write >= cfg.checkpoint_interval_s:
@@ -258,7 +329,7 @@ def _fit(
             break
     bar.close()
     model.load_state_dict(best["model"])
-    return best["record"]
+    return best["record"], step
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -292,12 +363,20 @@ def _checkpoint(
 
 
 def _check_run(
-    cfg: TaskConfig, train: Sequence[Source], finetune: Source | None, test: Source | None
+    cfg: TaskConfig,
+    train: Sequence[Source],
+    finetune: Source | None,
+    test: Source | None,
+    target: Source | None,
 ) -> DatasetInfo:
     """Step 1: refuse a bad config or a dataset the run cannot use; returns the first training set's info."""
     cfg.validate()
     if not train:
         raise InputError("train-task: at least one --train dataset is needed")
+    if cfg.adapt != "none" and target is None:
+        raise InputError(f"train-task: --adapt {cfg.adapt} needs --target DIR (the unlabelled real images)")
+    if cfg.adapt == "none" and target is not None:
+        raise InputError("train-task: --target is only used with --adapt dann or --adapt self-train")
     ref = train[0]
     for src in train:
         check_source(src, "--train", cfg.task, ref)
@@ -305,6 +384,8 @@ def _check_run(
         check_source(finetune, "--finetune", cfg.task, ref)
     if test is not None:
         check_source(test, "--test", cfg.task, ref)
+    if target is not None:
+        check_target(target, ref)
     info = ref.info
     if cfg.task == "gaze":
         try:
@@ -319,6 +400,11 @@ def _check_run(
     return info
 
 
+def _adapt_weight(cfg: TaskConfig) -> float:
+    """``adapt_weight``, or the method default when it is 0 (docs/train_task.md: how it was chosen)."""
+    return cfg.adapt_weight or {"dann": 0.3, "self-train": 1.0}.get(cfg.adapt, 0.0)
+
+
 def train_task(
     cfg: TaskConfig,
     train: Sequence[Source],
@@ -326,6 +412,7 @@ def train_task(
     out: str | Path,
     *,
     finetune: Source | None = None,
+    target: Source | None = None,
     progress: bool = True,
     on_curves: CurvePlotter | None = None,
 ) -> dict[str, Any]:
@@ -337,23 +424,27 @@ def train_task(
             channels and class names.
         test: the labelled test set (touched once, after training), or None to skip testing.
         out: the run folder; receives config.json, history.jsonl, best.pt, last.pt, metrics.json,
-            curves.json and (with ``on_curves`` and ``cfg.plot``) curves.png.
+            curves.json and curves.png.
         finetune: a (small) labelled set to fine-tune on after pre-training on ``train``.
+        target: the unlabelled real images for ``cfg.adapt`` (dann, self-train); only their pixels are
+            read, never their labels. Needed exactly when ``cfg.adapt`` is not none.
         progress: show progress bars.
-        on_curves: draws ``curves.png`` as ``on_curves(path, history, task, test_metrics)``;
-            :func:`simgan.viz.curves.plot_curves` fits (the CLI passes it). None draws nothing.
+        on_curves: draws ``curves.png`` when ``cfg.plot`` (the CLI passes
+            :func:`simgan.viz.curves.plot_curves`); None: no picture, ``curves.json`` only.
 
     Returns:
         The ``metrics.json`` dict: the task's test metrics (DESIGN.md keys; empty without ``test``) plus
-        ``task``, ``n_train``, ``n_val``, ``n_test``, ``best`` (the selected epoch's record),
-        ``train_seconds`` and, for classify, ``classes``.
+        ``task``, ``adapt``, ``n_train``, ``n_val``, ``n_test``, ``n_target``, ``steps`` (optimizer steps,
+        all phases), ``epochs`` (epochs run, all phases), ``best_epoch`` and ``best`` (the selected epoch's
+        record), ``train_seconds`` and, for classify, ``classes``.
 
     Raises:
         InputError: a dataset of another task, size, channel count or class list; an augmentation
-            that would corrupt this task's labels; a bad config value.
+            that would corrupt this task's labels; a bad config value; ``adapt`` without ``target``
+            (or ``target`` without ``adapt``).
     """
     # 1. Check the datasets and the config.
-    info = _check_run(cfg, train, finetune, test)
+    info = _check_run(cfg, train, finetune, test, target)
     augment = Augmenter(cfg.task, cfg.augment)  # refuses ops that would corrupt the labels
     device = select_device(cfg.device)
     out = Path(out)
@@ -369,6 +460,10 @@ def train_task(
     data_kw = {"in_memory": in_memory, "workers": cfg.workers, "progress": progress}
     train_data = TaskData(train, train_idx, desc="load train", **data_kw)
     val_data = TaskData(train, val_idx, desc="load val", **data_kw)
+    target_data = None
+    if target is not None:
+        t_mem = fits_in_memory(target.info, len(target), cfg.in_memory_mb)
+        target_data = TargetData(target, in_memory=t_mem, workers=cfg.workers, progress=progress)
 
     model, spec = build_task_model(
         cfg,
@@ -381,32 +476,80 @@ def train_task(
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     history: list[dict[str, Any]] = []
 
-    # 3. Train on the --train mix, keeping the best validation epoch.
+    # 3. Train on the --train mix (with DANN's domain loss when asked), keeping the best validation epoch.
     t0 = time.perf_counter()
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
-    best = _fit(phase="train", train=train_data, val=val_data, epochs=cfg.epochs, lr=cfg.lr, **fit_kw)
+    epochs = planned_epochs(cfg, len(train_data))
+    learner = None
+    if cfg.adapt == "dann" and target_data is not None:
+        learner = DannLearner(
+            model,
+            cfg.task,
+            to_device(target_data.stream(cfg.batch_size, cfg.seed * 1000 + 300), device),
+            weight=_adapt_weight(cfg),
+            hidden=cfg.domain_hidden,
+            layers=cfg.domain_layers,
+            augment=target_augmenter(cfg.task, cfg.augment),
+            generator=generator,
+        )
+    best, steps = _fit(
+        phase="train",
+        train=train_data,
+        val=val_data,
+        epochs=epochs,
+        lr=cfg.lr,
+        learner=learner,
+        min_steps=cfg.min_steps,
+        **fit_kw,
+    )
     n_train, n_val = len(train_data), len(val_data)
+
+    # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
+    if cfg.adapt == "self-train" and target_data is not None:
+        from simgan.train.adapt_self_train import SelfTrainLearner
+
+        learner = SelfTrainLearner(
+            model,
+            cfg.task,
+            to_device(target_data.stream(cfg.batch_size, cfg.seed * 1000 + 700), device),
+            weight=_adapt_weight(cfg),
+            confidence=cfg.pseudo_threshold,
+            max_error=cfg.pseudo_max_error,
+            ema_decay=cfg.ema_decay,
+            generator=generator,
+        )
+        best, more = _fit(
+            phase="self-train",
+            train=train_data,
+            val=val_data,
+            epochs=epochs,
+            lr=cfg.lr * cfg.adapt_lr_factor,
+            learner=learner,
+            min_steps=cfg.min_steps,
+            **fit_kw,
+        )
+        steps += more
 
     # 4. Fine-tune on the few real labels: lower lr, fewer epochs, its own validation split.
     if finetune is not None:
         ft_train, ft_val = split(len(finetune), cfg.val_fraction, cfg.seed)
         ft_mem = fits_in_memory(finetune.info, len(finetune), cfg.in_memory_mb)
         ft_kw = {"in_memory": ft_mem, "workers": cfg.workers, "progress": progress}
-        epochs = cfg.finetune_epochs or max(1, cfg.epochs // 2)
-        best = _fit(
+        best, more = _fit(
             phase="finetune",
             train=TaskData([finetune], ft_train, desc="load finetune", **ft_kw),
             val=TaskData([finetune], ft_val, desc="load finetune val", **ft_kw),
-            epochs=epochs,
+            epochs=cfg.finetune_epochs or max(1, cfg.epochs // 2),
             lr=cfg.lr * cfg.finetune_lr_factor,
             **fit_kw,
         )
+        steps += more
         n_train, n_val = n_train + len(ft_train), n_val + len(ft_val)
     train_seconds = time.perf_counter() - t0
 
     # 5. The test set, once, with the selected weights.
-    metrics: dict[str, Any] = {"task": cfg.task}
+    metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt}
     test_metrics = None
     if test is not None:
         test_metrics = evaluate(model, test, cfg.task, device)
@@ -418,12 +561,16 @@ def train_task(
             "n_train": n_train,
             "n_val": n_val,
             "n_test": len(test) if test is not None else 0,
+            "n_target": len(target) if target is not None else 0,
+            "steps": steps,
+            "epochs": len(history),
+            "best_epoch": best["epoch"],
             "best": best,
             "train_seconds": round(train_seconds, 3),
         }
     )
     atomic.write_json(out / "metrics.json", metrics)
     atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
-    if cfg.plot and on_curves is not None:  # training never draws: the caller passes the plotter
+    if cfg.plot and on_curves is not None:
         on_curves(out / "curves.png", history, cfg.task, test_metrics)
     return metrics

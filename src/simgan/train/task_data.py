@@ -12,14 +12,24 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 from tqdm import tqdm
 
 from simgan.data import DatasetInfo, ImageDataset, Source, label_to_target, make_loader
+from simgan.data.images import to_float
 from simgan.errors import InputError
 from simgan.eval.task_eval import check_labelled_for
 
-__all__ = ["curve_data", "TaskData", "fits_in_memory", "check_source", "num_outputs", "split"]
+__all__ = [
+    "curve_data",
+    "TaskData",
+    "TargetData",
+    "fits_in_memory",
+    "check_source",
+    "check_target",
+    "num_outputs",
+    "split",
+]
 
 
 class TaskData:
@@ -88,6 +98,78 @@ class TaskData:
             yield from make_loader(
                 self.dataset, batch_size, shuffle=shuffle, seed=seed, num_workers=self.workers
             )
+
+
+class _Pixels(Dataset):
+    """The images of a source, never its labels (an adapter's unlabelled real set)."""
+
+    def __init__(self, source: Source):
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(to_float(self.source.read(i).image))  # (C, H, W); the label is dropped
+
+
+class TargetData:
+    """The unlabelled real images an adapter sees: an endless, seeded stream of image batches.
+
+    Only pixels are kept; whatever labels the dataset may hold are dropped on reading and never used.
+
+    Args:
+        source: the ``--target`` dataset (any layout, labelled or not).
+        in_memory: load every image into one tensor now.
+        workers: DataLoader workers when streaming.
+        progress: show a progress bar while loading.
+    """
+
+    def __init__(self, source: Source, *, in_memory: bool, workers: int = 0, progress: bool = False):
+        self.dataset = _Pixels(source)
+        self.workers = workers
+        self.x: torch.Tensor | None = None
+        if in_memory:
+            it = tqdm(range(len(source)), desc="load target", unit="img", disable=not progress, leave=False)
+            self.x = torch.stack([self.dataset[i] for i in it])  # (N, C, H, W)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def stream(self, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+        """Yield image batches forever, reshuffled (seeded) on every pass; all but a pass's last are full.
+
+        Shape:
+            -> (B, C, H, W) float32 in [-1, 1], B = ``min(batch_size, len(self))``.
+        """
+        b = min(batch_size, len(self))
+        for k in range(2**62):
+            if self.x is not None:
+                order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + k))
+                for start in range(0, len(self) - b + 1, b):  # drop the short tail: equal domain batches
+                    yield self.x[order[start : start + b]]
+            else:
+                loader = make_loader(
+                    self.dataset, b, shuffle=True, seed=seed + k, drop_last=True, num_workers=self.workers
+                )
+                yield from loader
+
+
+def check_target(src: Source, ref: Source) -> None:
+    """Refuse a ``--target`` set whose images differ in size or channels from the training sets'.
+
+    Raises:
+        InputError: naming ``src``, its size and the training set's.
+    """
+    info, r = src.info, ref.info
+    if len(src) == 0:
+        raise InputError.at(info.path, "--target dataset holds no images")
+    if (info.height, info.width, info.channels) != (r.height, r.width, r.channels):
+        raise InputError.at(
+            info.path,
+            f"--target dataset has {_describe(info)} images, but {r.path} has {_describe(r)} "
+            "(the unlabelled real images must have the training images' size and channels)",
+        )
 
 
 def fits_in_memory(info: DatasetInfo, n: int, budget_mb: int) -> bool:
