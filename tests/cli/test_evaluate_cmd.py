@@ -89,6 +89,8 @@ def test_labels_json_with_a_real_oracle(run_cli: RunCli, sets: dict[str, Path], 
         sets["real"],
         "--oracle-epochs",
         "4",
+        "--oracle-min-steps",
+        "12",
         "--json",
         "--out",
         tmp_path,
@@ -97,6 +99,7 @@ def test_labels_json_with_a_real_oracle(run_cli: RunCli, sets: dict[str, Path], 
     r = json.loads(out)
     assert r["n_matched"] == 200 and 0.0 <= r["agreement"] <= 1.0
     assert {"oracle_accuracy_synthetic", "oracle_accuracy_refined"} <= set(r)
+    assert r["config"]["oracle_min_steps"] == 12 and " steps)" in r["oracle"]
     assert (tmp_path / "metrics.json").is_file()
 
 

@@ -57,3 +57,20 @@ def test_write_unlabelled(tmp_path: Path) -> None:
     assert info.task is None and info.classes is None and info.count == 5
     src = open_dataset(tmp_path / "u")
     assert [src.label(k) for k in range(5)] == [None] * 5
+
+
+def test_upsampled_copy_keeps_labels_and_ink(tmp_path: Path) -> None:
+    idx = np.array([0, 5, 17])
+    info = write_sklearn_digits(tmp_path / "d28", idx, size=(28, 28))
+    src, small = open_dataset(tmp_path / "d28"), load_sklearn_digits()
+    assert (info.height, info.width, info.count) == (28, 28, 3)
+    for k, i in enumerate(idx):
+        s = src.read(k)
+        assert s.image.shape == (28, 28, 1) and s.label == small[1][i]
+        # Block means of the 28x28 image follow the 8x8 original (bicubic keeps the stroke layout).
+        big = s.image[..., 0].astype(float)
+        coarse = np.array([[big[r * 28 // 8 : (r + 1) * 28 // 8, c * 28 // 8 : (c + 1) * 28 // 8].mean()
+                            for c in range(8)] for r in range(8)])  # fmt: skip
+        assert np.corrcoef(coarse.ravel(), small[0][i, ..., 0].ravel())[0, 1] > 0.9
+    meta = (tmp_path / "d28" / "dataset.json").read_text()
+    assert '"resized"' in meta and "bicubic" in meta

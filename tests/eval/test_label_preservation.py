@@ -28,7 +28,7 @@ from simgan.eval.label_preservation import (
 )
 from simgan.nn.task_model import model_from_spec
 
-FAST = LabelsConfig(oracle_epochs=6)
+FAST = LabelsConfig(oracle_epochs=6, oracle_min_steps=0)
 
 
 def _write_digits(path: Path, images: np.ndarray, labels: np.ndarray, ids: list[str]) -> Path:

@@ -15,7 +15,7 @@ from simgan.errors import InputError
 from simgan.experiment.labels import LabelsConfig, build_oracle, evaluate_labels
 from simgan.train.task import TaskConfig, train_task
 
-FAST = LabelsConfig(oracle_epochs=6)
+FAST = LabelsConfig(oracle_epochs=6, oracle_min_steps=0)
 
 
 def _write_digits(path: Path, images: np.ndarray, labels: np.ndarray, ids: list[str]) -> Path:
@@ -71,7 +71,7 @@ def test_label_destroying_refinement_is_caught(digit_sets: dict[str, Path]) -> N
 
 def test_oracle_loaded_from_a_task_run(digit_sets: dict[str, Path], tmp_path: Path) -> None:
     train_task(
-        TaskConfig(epochs=4, device="cpu"),
+        TaskConfig(epochs=4, min_steps=0, device="cpu"),
         [open_dataset(digit_sets["real"])],
         None,
         tmp_path / "run",

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simgan.experiment.gap import _aggregate
+from simgan.errors import InputError
+from simgan.experiment.gap import ROWS, _aggregate, gap_closed, selected_rows
 from simgan.experiment.table import HEADLINE, gap_table
 
 TINY = [
@@ -40,7 +41,9 @@ def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) 
     assert code == 0, err
     result = json.loads((out / "gap.json").read_text())
     assert result["task"] == "digits" and result["repeats"] == 2
-    assert set(result["results"]) == {"synthetic", "refined", "synthetic_4x", "refined_4x", "real"}
+    assert set(result["results"]) == set(ROWS)  # every method by default
+    closed = {row: m["gap_closed"] for row, m in result["results"].items()}
+    assert closed["synthetic"] == 0.0 and closed["real"] == pytest.approx(1.0)
     for row, m in result["results"].items():
         assert 0.0 <= m["accuracy"] <= 1.0 and m["accuracy_std"] >= 0.0, row
         assert m["n_repeats"] == 2
@@ -59,6 +62,12 @@ def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) 
     assert sum(len(v) for v in ids.values()) == 1797
     assert "training data" in stdout and "refined_4x" in stdout
     assert list((out / "refiner" / "grids").glob("step_*.png"))  # the CLI hands train_refiner a grid writer
+    # The consistent refiner read the synthetic row's frozen model; the adapters saw the unlabelled split.
+    rc = json.loads((out / "refiner_consistent" / "config.json").read_text())
+    assert rc["consistency"] == str(out / "tasks" / "synthetic_r0") and rc["lambda_reg"] == 0.05
+    for row, adapt in (("dann", "dann"), ("refined_self_train", "self-train"), ("refined", "none")):
+        m = json.loads((out / "tasks" / f"{row}_r0" / "metrics.json").read_text())
+        assert m["adapt"] == adapt and m["n_target"] == (0 if adapt == "none" else len(ids["unlabeled"]))
 
 
 @pytest.mark.slow
@@ -109,6 +118,44 @@ def test_aggregate_and_table_use_mean_and_sample_std() -> None:
     header, rows = gap_table(table)
     assert header[-1] == "accuracy" and rows == [["x", "10", "60.0 +/- 14.1"]]
     assert _aggregate(runs[:1])["accuracy_std"] == 0.0  # one repeat: no spread to report
+
+
+def test_gap_closed_is_the_share_of_the_gap() -> None:
+    results = {"synthetic": {"accuracy": 0.7}, "dann": {"accuracy": 0.85}, "real": {"accuracy": 0.9}}
+    gap_closed(results, "classify")
+    assert [results[k]["gap_closed"] for k in results] == pytest.approx([0.0, 0.75, 1.0])
+    errors = {
+        "synthetic": {"angular_error_deg": 10.0},
+        "x": {"angular_error_deg": 8.0},
+        "real": {"angular_error_deg": 6.0},
+    }
+    gap_closed(errors, "gaze")  # lower is better: the same formula reads 50%
+    assert errors["x"]["gap_closed"] == pytest.approx(0.5)
+    no_real = {"synthetic": {"accuracy": 0.7}}
+    gap_closed(no_real, "classify")
+    assert "gap_closed" not in no_real["synthetic"]
+    header, rows = gap_table({"task": "digits", "task_model": "classify", "repeats": 1, "results": results})
+    assert header[-1] == "gap closed" and rows[1][-1] == "75%"
+
+
+def test_methods_pick_rows_in_table_order() -> None:
+    assert selected_rows([]) == list(ROWS)
+    assert selected_rows(["self_train", "dann"]) == ["synthetic", "dann", "self_train", "real"]
+    with pytest.raises(InputError, match="unknown row 'dan'"):
+        selected_rows(["dan"])
+
+
+@pytest.mark.slow
+def test_methods_runs_only_those_rows(tmp_path: Path, run_cli) -> None:
+    out = tmp_path / "gap"
+    code, _, err = run_cli(
+        "experiment", "gap", "--config", _tiny_config(tmp_path, "digits"), "--out", out, *TINY,
+        "--repeats", "1", "--methods", "refined_consistent",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((out / "gap.json").read_text())
+    assert list(result["results"]) == ["synthetic", "refined_consistent", "real"]
+    assert not (out / "data" / "synthetic_4x_r0").exists() and not (out / "refiner").exists()
 
 
 def test_refuses_to_mix_or_delete_what_is_not_its_own(tmp_path: Path, run_cli) -> None:

@@ -25,7 +25,7 @@ from simgan.cli.common import (
 from simgan.config import load_config
 from simgan.data import source
 from simgan.errors import InputError
-from simgan.experiment.gap import TASK_OF, GapConfig, RealData, run_gap
+from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap
 from simgan.experiment.table import format_gap
 
 NAME = "experiment"
@@ -55,6 +55,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--real-test", help="your labelled real test images")
     g.add_argument("--synthetic", help="your own synthetic set instead of the simulator's")
     g.add_argument("--refiner", help="a trained refiner RUN to use instead of training one")
+    f.add(
+        "--methods",
+        f"comma-separated rows to run, from {','.join(ROWS)} (synthetic and real always run)",
+        type=lambda t: [m.strip() for m in t.split(",") if m.strip()],
+        metavar="ROWS",
+        shown="all",
+    )
+    f.add("--consistent-lambda-reg", "refined_consistent: the consistent refiner's lambda")
+    f.add("--lambda-consistency", "refined_consistent: weight of the consistency loss")
     f.add("--no-realism", "skip the realism / label-preservation checks", field="realism", const=False)
     g.add_argument("--overwrite", action="store_true", help="delete OUT first")
     f.add("--seed", "base seed; repeat r uses seed + r")

@@ -3,7 +3,8 @@
 scikit-learn ships the UCI pen digits as 8x8 ink counts in 0..16 (32x32 bitmaps, ink counted per 4x4
 block). We store them as 8-bit grey (value * 255 / 16) so they flow through every simgan command.
 The split is fixed by a seed and never mixes: real-unlabelled (for the refiner), real-labelled (the
-supervised upper bound), real-test (only ever evaluated).
+supervised upper bound), real-test (only ever evaluated). ``size`` upsamples them (bicubic) for the 28x28
+path: a check of the MNIST-sized code path on real handwriting, not new detail.
 """
 
 from __future__ import annotations
@@ -43,23 +44,43 @@ def split_indices(n: int, fractions: dict[str, float], seed: int = 0) -> dict[st
     return out
 
 
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(8, 8, 1) uint8 -> (H, W, 1) uint8, bicubic."""
+    from PIL import Image
+
+    pil = Image.fromarray(image[..., 0]).resize((size[1], size[0]), Image.Resampling.BICUBIC)
+    return np.asarray(pil, dtype=np.uint8)[..., None]
+
+
 def write_sklearn_digits(
-    out: str | Path, indices: np.ndarray | None = None, labelled: bool = True
+    out: str | Path,
+    indices: np.ndarray | None = None,
+    labelled: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> DatasetInfo:
-    """Write (a subset of) the scikit-learn digits as a simgan dataset; ids are ``sk<index>``."""
+    """Write (a subset of) the scikit-learn digits as a simgan dataset; ids are ``sk<index>``.
+
+    Args:
+        size: (H, W) to upsample to (bicubic); None keeps 8x8.
+    """
     images, labels = load_sklearn_digits()
     idx = np.arange(len(images)) if indices is None else np.asarray(indices)
+    h, w_ = size if size is not None else (8, 8)
+    provenance: dict[str, object] = {"source": "sklearn.datasets.load_digits", "labelled": labelled}
+    if size is not None:
+        provenance["resized"] = {"from": [8, 8], "to": [h, w_], "filter": "bicubic"}
     with DatasetWriter(
         out,
         task="classify" if labelled else None,
-        height=8,
-        width=8,
+        height=h,
+        width=w_,
         channels=1,
         classes=DIGIT_CLASSES if labelled else None,
-        provenance={"source": "sklearn.datasets.load_digits", "labelled": labelled},
+        provenance=provenance,
     ) as w:
         for i in idx:
             sid = f"sk{int(i):04d}"
             if sid not in w:
-                w.add(sid, images[i], int(labels[i]) if labelled else None)
+                image = images[i] if size is None else _resize(images[i], (h, w_))
+                w.add(sid, image, int(labels[i]) if labelled else None)
     return open_dataset(out).info

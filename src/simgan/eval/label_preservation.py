@@ -69,7 +69,9 @@ class LabelsConfig:
 
     Attributes:
         max_samples: at most this many matched pairs (a seeded random subset) are measured.
-        oracle_epochs: epochs to train the digit oracle when it is not loaded from a run.
+        oracle_epochs: epochs to train the digit oracle when it is not loaded from a run (at least).
+        oracle_min_steps: ... and at least this many optimizer steps (train-task's step floor), so an
+            oracle of a few hundred real labels is trained to convergence.
         batch_size: oracle batch size.
         lr: oracle Adam learning rate.
         pupil_window: eyes with an ``iris_center`` label: the pupil is searched within this fraction of
@@ -84,6 +86,7 @@ class LabelsConfig:
 
     max_samples: int = 5000
     oracle_epochs: int = 15
+    oracle_min_steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3
     pupil_window: float = 0.6
@@ -94,6 +97,8 @@ class LabelsConfig:
     def __post_init__(self) -> None:
         if self.max_samples < 1 or self.oracle_epochs < 1 or self.batch_size < 1:
             raise InputError("max_samples, oracle_epochs and batch_size must be >= 1")
+        if self.oracle_min_steps < 0:
+            raise InputError(f"oracle_min_steps must be >= 0, got {self.oracle_min_steps}")
         if not 0.0 < self.dark_fraction < 1.0 or self.pupil_window <= 0.0:
             raise InputError(
                 f"dark_fraction must lie in (0, 1) and pupil_window be > 0, got {self.dark_fraction}, "

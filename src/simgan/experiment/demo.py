@@ -53,7 +53,7 @@ def demo_config(quick: bool = False, repeats: int | None = None, seed: int = 0) 
                 grid_every=30,
                 log_every=10,
             ),
-            task_model=dataclasses.replace(task, epochs=3),
+            task_model=dataclasses.replace(task, epochs=3, min_steps=100),
         )
     if repeats is not None:
         cfg = dataclasses.replace(cfg, repeats=repeats)

@@ -7,10 +7,26 @@ One call runs the whole S+U loop for a task, per repeat r (seed + r):
    ``scale`` x n samples;
 2. train the refiner R on synthetic (the 4x set when made; R reads no labels) vs real-unlabelled images
    (or use ``--refiner RUN``), and refine both synthetic sets;
-3. train a fresh task model on each training set (synthetic, refined, synthetic_4x, refined_4x, real);
-4. evaluate every model on the real test set; aggregate mean and sample std over repeats.
+3. train a fresh task model for each row (the ``methods``, default all):
 
-Real domains: digits use scikit-learn's ``load_digits`` (real handwriting, split with a fixed seed);
+   | row | trained on | with |
+   | --- | --- | --- |
+   | synthetic | the synthetic set | |
+   | refined | R(synthetic) | |
+   | refined_consistent | R_c(synthetic) | R_c: a second refiner with CyCADA's consistency loss through the
+     synthetic row's frozen model, and self-regularization relaxed (``consistent_lambda_reg``) |
+   | dann / refined_dann | synthetic / refined | DANN on the real-unlabelled images |
+   | self_train / refined_self_train | synthetic / refined | a mean teacher's pseudo-labels on them |
+   | synthetic_4x / refined_4x | ``scale`` x n synthetic / refined | |
+   | real | the real labelled split | (the supervised upper bound) |
+
+4. evaluate every model on the real test set; aggregate mean and sample std over repeats, and the share of
+   the gap each row closes, ``gap_closed = (row - synthetic) / (real - synthetic)`` on the headline metric.
+
+The adapters (DANN, self-training, the consistent refiner) see only the real *unlabelled* split.
+
+Real domains: digits use scikit-learn's ``load_digits`` (real handwriting, split with a fixed seed;
+upsampled bicubically when ``size`` is not 8x8, to check the 28x28 path on real strokes);
 eyes and hands have no real data inside a package, so they use the simulators' *pseudo-real* target
 (a documented degradation model, new seeds) unless the user passes their own folders.
 
@@ -28,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +66,33 @@ from simgan.viz.grids import save_refiner_grid
 __all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder"]
 
 TASK_OF = {"digits": "classify", "eyes": "gaze", "hands": "handpose"}
-ROWS = ("synthetic", "refined", "synthetic_4x", "refined_4x", "real")
+ROWS = (
+    "synthetic",
+    "refined",
+    "refined_consistent",
+    "dann",
+    "refined_dann",
+    "self_train",
+    "refined_self_train",
+    "synthetic_4x",
+    "refined_4x",
+    "real",
+)
+# row -> (training set, train-task --adapt)
+ROW_RECIPE = {
+    "synthetic": ("synthetic", "none"),
+    "refined": ("refined", "none"),
+    "refined_consistent": ("refined_consistent", "none"),
+    "dann": ("synthetic", "dann"),
+    "refined_dann": ("refined", "dann"),
+    "self_train": ("synthetic", "self-train"),
+    "refined_self_train": ("refined", "self-train"),
+    "synthetic_4x": ("synthetic_4x", "none"),
+    "refined_4x": ("refined_4x", "none"),
+    "real": ("real", "none"),
+}
+# The headline metric of gap_closed per task model: (key, higher is better).
+GAP_METRIC = {"classify": "accuracy", "gaze": "angular_error_deg", "handpose": "mean_error_px"}
 REAL_SPLIT = {"unlabeled": 0.5, "labeled": 0.2, "test": 0.3}
 
 
@@ -70,7 +111,13 @@ class GapConfig:
         refiner: the refiner's hyperparameters (``train-refiner``).
         task_model: the task model's training recipe (``train-task``).
         min_task_steps: every task model gets at least this many optimizer steps (more epochs for small
-            sets), so the few-hundred-image real row is not under-trained next to the 4x rows.
+            sets), so the few-hundred-image real row is not under-trained next to the 4x rows; 0 keeps
+            ``task_model.min_steps`` (train-task's own floor).
+        methods: the rows to run (ROWS names); empty: all. ``synthetic`` is always run (every other row
+            is compared with it), and so is ``real`` when there are real labels.
+        consistent_lambda_reg: refined_consistent: the consistent refiner's self-regularization weight
+            (relaxed from ``refiner.lambda_reg``: the consistency loss now holds the label).
+        lambda_consistency: refined_consistent: the weight of the consistency loss.
         realism: also measure the two-sample test and FID (synthetic vs real, refined vs real), label
             preservation and a PCA view on repeat 0.
     """
@@ -84,8 +131,11 @@ class GapConfig:
     seed: int = 0
     refiner: RefinerTrainConfig = field(default_factory=RefinerTrainConfig)
     task_model: TaskConfig = field(default_factory=TaskConfig)
-    min_task_steps: int = 300
+    min_task_steps: int = 0
     realism: bool = True
+    methods: tuple[str, ...] = ()
+    consistent_lambda_reg: float = 0.05
+    lambda_consistency: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +172,34 @@ def _aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def gap_closed(results: dict[str, dict[str, Any]], task_model: str) -> None:
+    """Add ``gap_closed`` to every row of ``results`` (in place): (row - synthetic) / (real - synthetic) on
+    the task's headline metric, from the means over repeats. Nothing is added without both end rows or
+    when they are equal."""
+    key = GAP_METRIC[task_model]
+    if "synthetic" not in results or "real" not in results:
+        return
+    lo, hi = results["synthetic"].get(key), results["real"].get(key)
+    if lo is None or hi is None or hi == lo:
+        return
+    for m in results.values():
+        if key in m:
+            m["gap_closed"] = (float(m[key]) - lo) / (hi - lo)
+
+
+def selected_rows(methods: tuple[str, ...] | list[str]) -> list[str]:
+    """The rows a ``methods`` list asks for, in table order (empty: all); synthetic and real always.
+
+    Raises:
+        InputError: an unknown row name.
+    """
+    unknown = [m for m in methods if m not in ROWS]
+    if unknown:
+        raise InputError(f"--methods: unknown row {unknown[0]!r}; choose from {', '.join(ROWS)}")
+    wanted = set(methods) | {"synthetic", "real"} if methods else set(ROWS)
+    return [r for r in ROWS if r in wanted]
+
+
 def _prepare_real(cfg: GapConfig, user: RealData, data: Path, progress: bool) -> dict[str, Source | None]:
     """The real (or pseudo-real) unlabelled / labelled / test sets, made once for all repeats."""
     given = {"unlabeled": user.unlabeled, "labeled": user.labeled, "test": user.test}
@@ -138,7 +216,8 @@ def _prepare_real(cfg: GapConfig, user: RealData, data: Path, progress: bool) ->
         split = split_indices(1797, REAL_SPLIT, seed=0)  # one fixed split: the refiner never sees test
         for name, idx in split.items():
             folder = data / f"real_{name}"
-            write_sklearn_digits(folder, idx, labelled=name != "unlabeled")
+            size = (int(cfg.size[0]), int(cfg.size[1])) if cfg.size and tuple(cfg.size) != (8, 8) else None
+            write_sklearn_digits(folder, idx, labelled=name != "unlabeled", size=size)
             out[name] = open_dataset(folder)
         return out
     # eyes / hands: the pseudo-real target domain, from seeds no synthetic set uses.
@@ -152,7 +231,14 @@ def _prepare_real(cfg: GapConfig, user: RealData, data: Path, progress: bool) ->
 
 
 def _train_task_once(
-    cfg: GapConfig, train: Source, test: Source, out: Path, seed: int, progress: bool
+    cfg: GapConfig,
+    train: Source,
+    test: Source,
+    out: Path,
+    seed: int,
+    progress: bool,
+    adapt: str = "none",
+    target: Source | None = None,
 ) -> dict[str, Any]:
     done = out / "metrics.json"
     if done.is_file():
@@ -160,10 +246,11 @@ def _train_task_once(
     if out.exists():
         shutil.rmtree(out)  # an interrupted task run: retrain from scratch (seconds to minutes)
     tm = cfg.task_model
-    steps_per_epoch = math.ceil(len(train) * (1.0 - tm.val_fraction) / tm.batch_size)
-    epochs = max(tm.epochs, math.ceil(cfg.min_task_steps / max(1, steps_per_epoch)))
-    task_cfg = dataclasses.replace(tm, task=TASK_OF[cfg.task], seed=seed, epochs=epochs)
-    return train_task(task_cfg, [train], test, out, progress=progress)
+    floor = cfg.min_task_steps or tm.min_steps
+    task_cfg = dataclasses.replace(tm, task=TASK_OF[cfg.task], seed=seed, min_steps=floor, adapt=adapt)
+    return train_task(
+        task_cfg, [train], test, out, target=target if adapt != "none" else None, progress=progress
+    )
 
 
 def _inputs(real: RealData) -> dict[str, str | None]:
@@ -215,6 +302,9 @@ def run_gap(
         raise InputError(f"--task {cfg.task}: choose from {', '.join(TASK_OF)}")
     if cfg.repeats < 1 or cfg.n_synthetic < 1:
         raise InputError("--repeats and --n-synthetic must be >= 1")
+    if cfg.consistent_lambda_reg < 0 or cfg.lambda_consistency < 0:
+        raise InputError("consistent_lambda_reg and lambda_consistency must be >= 0")
+    rows = selected_rows(cfg.methods)
     real = real or RealData()
     out = Path(out)
     if overwrite and out.exists():
@@ -234,7 +324,8 @@ def run_gap(
             test.info.path, f"the test set's task is {test.info.task}, not {TASK_OF[cfg.task]}"
         )
 
-    per_repeat: dict[str, list[dict[str, Any]]] = {row: [] for row in ROWS}
+    per_repeat: dict[str, list[dict[str, Any]]] = {row: [] for row in rows}
+    needs = {ROW_RECIPE[row][0] for row in rows}
     first_sets: dict[str, Path] = {}
     for r in range(cfg.repeats):
         seed = cfg.seed + r
@@ -247,14 +338,17 @@ def run_gap(
             folder = data / f"synthetic_r{r}"
             simulate(cfg.task, cfg.n_synthetic, folder, seed=seed, size=size, progress=progress)
             sets["synthetic"] = open_dataset(folder)
-            if cfg.scale > 1:
+            if cfg.scale > 1 and needs & {"synthetic_4x", "refined_4x"}:
                 folder = data / f"synthetic_4x_r{r}"
                 n = cfg.scale * cfg.n_synthetic
                 simulate(cfg.task, n, folder, seed=10_007 + seed, size=size, progress=progress)
                 sets["synthetic_4x"] = open_dataset(folder)
         # 2. the refiner: R vs local D on real-unlabelled images, then refine every synthetic set
+        needs_r = needs & {"refined", "refined_4x"}
         if real.refiner_run is not None:
             run = Path(real.refiner_run)
+        elif not needs_r:
+            run = None
         else:
             run = out / ("refiner" if r == 0 else f"refiner_r{r}")
             log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the refiner ({cfg.refiner.steps} steps) -> {run}")
@@ -271,6 +365,8 @@ def run_gap(
             )
         for name in [k for k in ("synthetic", "synthetic_4x") if k in sets]:
             target = name.replace("synthetic", "refined")
+            if run is None or target not in needs:
+                continue
             folder = data / f"{target}_r{r}"
             refine(run, sets[name], folder, device=device, progress=progress)
             sets[target] = open_dataset(folder)
@@ -278,15 +374,28 @@ def run_gap(
             sets["real"] = splits["labeled"]
         if r == 0:
             first_sets = {k: s.info.path for k, s in sets.items()}
-        # 3-4. a fresh task model per training set, tested on the real test set
-        for name in ROWS:
-            if name not in sets:
+        # 3-4. a fresh task model per row, tested on the real test set
+        for name in rows:
+            if name == "refined_consistent":
+                sets[name] = _consistent_set(cfg, out, sets["synthetic"], splits, r, device, progress, log)
+            source, adapt = ROW_RECIPE[name]
+            if source not in sets:
                 continue
             log(f"[gap] repeat {r + 1}/{cfg.repeats}: train {TASK_OF[cfg.task]} on {name}")
-            m = _train_task_once(cfg, sets[name], test, out / "tasks" / f"{name}_r{r}", seed, progress)
+            m = _train_task_once(
+                cfg,
+                sets[source],
+                test,
+                out / "tasks" / f"{name}_r{r}",
+                seed,
+                progress,
+                adapt=adapt,
+                target=splits["unlabeled"],
+            )
             per_repeat[name].append(m)
 
     results = {row: _aggregate(runs) for row, runs in per_repeat.items() if runs}
+    gap_closed(results, TASK_OF[cfg.task])
     result: dict[str, Any] = {
         "task": cfg.task,
         "task_model": TASK_OF[cfg.task],
@@ -303,6 +412,45 @@ def run_gap(
     return result
 
 
+def _consistent_set(
+    cfg: GapConfig,
+    out: Path,
+    synthetic: Source,
+    splits: dict[str, Source | None],
+    r: int,
+    device: str | None,
+    progress: bool,
+    log: Any,
+) -> Source:
+    """The refined_consistent training set of repeat r: a refiner trained with the consistency loss through
+    the synthetic row's frozen task model (``OUT/tasks/synthetic_rR``, trained first), then R_c(synthetic).
+    """
+    folder = out / "data" / f"refined_consistent_r{r}"
+    run = out / ("refiner_consistent" if r == 0 else f"refiner_consistent_r{r}")
+    task_run = out / "tasks" / f"synthetic_r{r}"
+    log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the consistent refiner (frozen {task_run}) -> {run}")
+    rcfg = dataclasses.replace(
+        cfg.refiner,
+        seed=cfg.seed + r,
+        lambda_reg=cfg.consistent_lambda_reg,
+        consistency=str(task_run),
+        lambda_consistency=cfg.lambda_consistency,
+    )
+    assert splits["unlabeled"] is not None
+    train_refiner(
+        synthetic,
+        splits["unlabeled"],
+        run,
+        rcfg,
+        resume=True,
+        device=device,
+        progress=progress,
+        on_grid=save_refiner_grid,
+    )
+    refine(run, synthetic, folder, device=device, progress=progress)
+    return open_dataset(folder)
+
+
 def _measure_realism(
     cfg: GapConfig,
     out: Path,
@@ -316,6 +464,7 @@ def _measure_realism(
     Realism compares against real images the refiner never saw: the labelled split (labels unused) when
     there is one, else the unlabelled split. The test split is never used.
     """
+    from simgan.eval.label_preservation import LabelsConfig
     from simgan.eval.realism import evaluate_realism
     from simgan.experiment.labels import evaluate_labels
     from simgan.viz.embedding import visualize
@@ -335,8 +484,14 @@ def _measure_realism(
         oracle = (
             splits["labeled"].info.path if splits["labeled"] is not None and cfg.task == "digits" else None
         )
+        floor = cfg.min_task_steps or cfg.task_model.min_steps  # the oracle trains like the rows' models
         labels = evaluate_labels(
-            sets["synthetic"], sets["refined"], oracle=oracle, device=dev, progress=False
+            sets["synthetic"],
+            sets["refined"],
+            LabelsConfig(oracle_min_steps=floor),
+            oracle=oracle,
+            device=dev,
+            progress=False,
         )
         atomic.write_json(out / "labels.json", labels)
     names = [k for k in ("synthetic", "refined") if k in sets] + ["real"]

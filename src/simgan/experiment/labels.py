@@ -64,17 +64,19 @@ def build_oracle(
     task_cfg = TaskConfig(
         task="classify",
         epochs=cfg.oracle_epochs,
+        min_steps=cfg.oracle_min_steps,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         seed=cfg.seed,
         device=str(device),
     )
     metrics = train_task(task_cfg, [src], None, work_dir, progress=progress)
+    epochs = metrics["epochs"]
     model, _ = load_task_model(work_dir / "best.pt", device)
     oi = src.info
     about = {
         "oracle": f"DigitCNN trained by train-task on {oi.path} "
-        f"({oi.count} images, {cfg.oracle_epochs} epochs)"
+        f"({oi.count} images, {epochs} epochs, {metrics['steps']} steps)"
     }
     val_acc = metrics.get("best", {}).get("val/accuracy")
     if val_acc is not None:

@@ -42,10 +42,14 @@ def _get(metrics: dict[str, Any], path: str) -> float | None:
 
 
 def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the gap table: one row per training set, mean +/- std per metric."""
+    """Header and rows of the gap table: one row per training set, mean +/- std per metric, and the share
+    of the gap the row closes (``gap_closed``, when the result has it)."""
     task = result["task_model"]
     cols = HEADLINE[task]
-    header = ["training data", "n train"] + [title for _, title, _ in cols]
+    closed = any("gap_closed" in m for m in result["results"].values())
+    header = (
+        ["training data", "n train"] + [title for _, title, _ in cols] + (["gap closed"] if closed else [])
+    )
     rows = []
     for name, m in result["results"].items():
         cells = [name, f"{m.get('n_train', 0):.0f}"]
@@ -59,6 +63,9 @@ def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 cells.append(f"{mean:.2f} +/- {std:.2f}")
             else:  # fractions shown as percentages
                 cells.append(f"{100 * mean:.1f} +/- {100 * std:.1f}")
+        if closed:
+            g = m.get("gap_closed")
+            cells.append("-" if g is None else f"{100 * g:.0f}%")
         rows.append(cells)
     return header, rows
 
