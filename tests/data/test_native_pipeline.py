@@ -40,7 +40,8 @@ def test_nyu_depth_trains_a_hand_pose_model(tmp_path: Path, run_cli) -> None:
     write_nyu(tmp_path / "test", 6, np.random.default_rng(1), kinects=1)
     code, _, err = run_cli(
         "train-task", "handpose", "--train", tmp_path / "test", "--test", tmp_path / "test",
-        "--out", tmp_path / "hands", "--epochs", "1", "--min-steps", "0", "--batch-size", "3", "--width", "4", "--device", "cpu",
+        "--out", tmp_path / "hands", "--epochs", "1", "--min-steps", "0", "--batch-size", "3", "--width", "4",
+        "--device", "cpu",
     )  # fmt: skip
     assert code == 0, err
     metrics = json.loads((tmp_path / "hands" / "metrics.json").read_text())

@@ -92,7 +92,7 @@ def test_monitor_off_without_task_labels(tmp_path: Path, write_images: Callable[
     assert off is None and "monitor_every 0" in about
 
 
-def test_judge_warns_once_per_crossing_and_picks_the_most_fooled_passing_step() -> None:
+def test_judge_warns_once_per_crossing_and_keeps_the_latest_passing_step() -> None:
     monitor = LabelMonitor.__new__(LabelMonitor)  # judge needs only the threshold and direction
     monitor.key, monitor.threshold, monitor.higher_is_better = "labels/agreement", 0.9, True
     state = MonitorState()
@@ -101,10 +101,11 @@ def test_judge_warns_once_per_crossing_and_picks_the_most_fooled_passing_step() 
         for step, value, d_acc in [
             (1, 1.0, None),  # pretraining: passes but is no candidate
             (2, 0.95, 0.8),
-            (3, 0.5, 0.1),  # most fooled, but the labels are gone
+            (3, 0.5, 0.1),  # the labels are gone: no candidate
             (4, 0.4, 0.2),  # still failing: no second warning
             (5, 0.92, 0.6),  # back above: the new best
-            (6, 0.99, 0.7),
+            (6, 0.99, 0.7),  # later and passing: the new best
+            (7, 0.89, 0.5),  # failing again: best.pt stays at step 6
         ]
     ]
     assert events == [
@@ -113,9 +114,10 @@ def test_judge_warns_once_per_crossing_and_picks_the_most_fooled_passing_step() 
         (True, False),
         (False, False),
         (False, True),
-        (False, False),
+        (False, True),
+        (True, False),
     ]
-    assert (state.best_step, state.best_score, state.passing) == (5, 0.6, True)
+    assert (state.best_step, state.best_score, state.passing) == (6, 0.7, False)
     restored = MonitorState()
     restored.load_state_dict(state.state_dict())
     assert restored == state
@@ -137,9 +139,9 @@ def test_monitor_in_stats_and_best_checkpoint(digits: tuple[Path, Path], tmp_pat
     assert all(0.0 <= float(r["labels/agreement"]) <= 1.0 for r in measured)  # type: ignore[arg-type]
     model, config = load_task_model(run / "monitor_task.pt")  # the monitor's own synthetic classifier
     assert config["task"] == "classify" and model.num_classes == 4
-    # best.pt: the passing adversarial step with the lowest D accuracy on refined images.
+    # best.pt: the latest passing adversarial step.
     candidates = [r for r in measured if r["phase"] == "adversarial" and float(r["labels/agreement"]) >= 0.9]  # type: ignore[arg-type]
-    best = min(candidates, key=lambda r: float(r["acc/D/refined"]))  # type: ignore[arg-type]
+    best = candidates[-1]
     ckpt = load_checkpoint(run, "refiner", name="best.pt")
     assert ckpt["step"] == best["step"] == result.best_step
     assert ckpt["monitor"]["best_score"] == pytest.approx(best["acc/D/refined"])

@@ -10,8 +10,8 @@ stats.jsonl (one JSON line per logged step), grids/step_XXXXXXX.png and tb/ (Ten
 Labels are guarded: every --monitor-every steps a held-out synthetic batch is refined and its labels
 checked (digits: a synthetic-trained classifier's agreement on x and R(x); eyes: pupil shift; hands:
 silhouette IoU), logged as labels/... in stats.jsonl; a fall below the threshold prints one warning
-(--strict stops the run, exit 2), and RUN/best.pt keeps the step where D is most fooled among those that
-kept the labels; simgan refine uses it. --consistency TASK_RUN adds CyCADA's semantic loss: a frozen
+(--strict stops the run, exit 2), and RUN/best.pt keeps the latest adversarial step that kept the
+labels; simgan refine uses it. --consistency TASK_RUN adds CyCADA's semantic loss: a frozen
 train-task model must read R(x) as it reads x.
 """
 

@@ -78,8 +78,8 @@ class LabelPreservationError(RuntimeError):
 @dataclass
 class MonitorState:
     """What the monitor carries across steps (in every checkpoint): whether the last measurement passed
-    (a warning is printed once per crossing), and the best step so far for ``best.pt`` and its score
-    (D's accuracy on refined images; -1 / inf while there is none)."""
+    (a warning is printed once per crossing), and the step ``best.pt`` holds with D's accuracy on refined
+    images there (-1 / inf while there is none)."""
 
     passing: bool = True
     best_step: int = -1
@@ -136,10 +136,13 @@ class LabelMonitor:
     ) -> tuple[bool, bool]:
         """Update ``state`` with the measurement of global step ``step``.
 
-        The best-checkpoint rule (label-free): among the measured steps whose preservation passes, the
-        one where D is most fooled, i.e. with the lowest ``d_accuracy`` (D's patch accuracy on refined
-        images averaged over the log window that ends at the step; None outside the adversarial phase,
-        where R is not trained against D and cannot be a candidate). Ties keep the earlier step.
+        The best-checkpoint rule (label-free): the latest measured step of the adversarial phase whose
+        preservation passes. Training makes R more realistic (that is what it optimises), the monitor says
+        when that costs the labels, so the last step that kept them is the most trained R worth keeping.
+        (The first rule, the passing step with the lowest D accuracy on refined images, picked the first
+        adversarial measurement on the embedded default: D was only starting to learn there, so its
+        accuracy compared different Ds, not R's realism.) ``d_accuracy`` is None outside the adversarial
+        phase, where R is not trained against D and is no candidate; it is kept as ``best_score``.
 
         Returns:
             ``(crossed, best)``: preservation failed here after passing at the last measurement, and this
@@ -148,7 +151,7 @@ class LabelMonitor:
         ok = self.passes(value)
         crossed = state.passing and not ok
         state.passing = ok
-        best = ok and d_accuracy is not None and d_accuracy < state.best_score
+        best = ok and d_accuracy is not None
         if best:
             state.best_step, state.best_score = step, float(d_accuracy)  # type: ignore[arg-type]
         return crossed, best
