@@ -3,15 +3,14 @@ the run folder's files, and one-line exit-2 errors for bad input."""
 
 from __future__ import annotations
 
+import functools
 import json
-import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from simgan.data import DatasetWriter
 from simgan.train.optim import OPTIMIZERS, SCHEDULERS
 
 # Learning rates at which each optimizer makes visible progress in a few epochs on the toy sets.
@@ -19,45 +18,10 @@ LR = {"sgd": 0.2, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.05, "rmsprop": 
 LR_CLASSIFY = {**LR, "momentum": 0.05, "nesterov": 0.05}  # with batch 8: more, smaller steps
 
 
-def write_toy(root: Path, task: str, n: int, seed: int, size: int | None = None) -> Path:
-    """A bright blob whose position encodes the label (class = quadrant; gaze = offset; joints = blob)."""
-    rng = np.random.default_rng(seed)
-    hw = size or {"classify": 8, "gaze": 20, "handpose": 16}[task]
-    kw = {"classes": ["a", "b", "c", "d"]} if task == "classify" else {}
-    offsets = rng.uniform(-2, 2, (14, 2))
-    with DatasetWriter(root, task=task, height=hw, width=hw, channels=1, **kw) as w:
-        for i in range(n):
-            img = rng.integers(0, 40, (hw, hw), dtype=np.uint8)
-            if task == "classify":
-                k = int(i % 4)
-                u, v = (k % 2) * hw // 2 + hw // 4, (k // 2) * hw // 2 + hw // 4
-                label: object = k
-            else:
-                u, v = (int(c) for c in rng.integers(3, hw - 3, 2))
-            img[v - 1 : v + 2, u - 1 : u + 2] = 255
-            if task == "gaze":
-                g = np.array([(u - (hw - 1) / 2) / hw, (v - (hw - 1) / 2) / hw, -1.0])
-                g /= np.linalg.norm(g)
-                label = {"gaze": g.tolist(), "pitch": math.asin(-g[1]), "yaw": math.atan2(-g[0], -g[2])}
-            elif task == "handpose":
-                uv = np.clip(np.array([u, v]) + offsets, 0, hw - 1)
-                label = {"uv": uv.tolist(), "xyz": np.zeros((14, 3)).tolist()}
-            w.add(f"{i:04d}", img, label)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    """One intra-op thread: on a loaded 2-core machine, two threads make these tiny networks ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def toy(tmp_path_factory: pytest.TempPathFactory, write_toy: Callable[..., Path]) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("toy")
+    write_toy = functools.partial(write_toy, cycle_classes=True, shared_hand=False)  # balanced; own hands
     sets = {f"{t}_train": write_toy(base / f"{t}_train", t, 64, 0) for t in ("classify", "gaze", "handpose")}
     sets.update(
         {f"{t}_test": write_toy(base / f"{t}_test", t, 16, 1) for t in ("classify", "gaze", "handpose")}

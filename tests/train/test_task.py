@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from simgan.data import DatasetWriter, open_dataset
+from simgan.data import open_dataset
 from simgan.errors import InputError
 from simgan.eval.task_eval import evaluate
 from simgan.nn.task_model import load_task_model
@@ -23,44 +23,8 @@ QUICK = TaskConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    """One intra-op thread: on a loaded 2-core machine, two threads make these tiny networks ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def write_toy(root: Path, task: str, n: int, seed: int, size: int | None = None) -> Path:
-    """A bright 3x3 blob whose position encodes the label (class = quadrant; gaze = offset; joints = blob)."""
-    rng = np.random.default_rng(seed)
-    hw = size or {"classify": 8, "gaze": 20, "handpose": 16}[task]
-    kw = {"classes": ["a", "b", "c", "d"]} if task == "classify" else {}
-    offsets = np.random.default_rng(99).uniform(-2, 2, (14, 2))  # the same hand shape in every set
-    with DatasetWriter(root, task=task, height=hw, width=hw, channels=1, **kw) as w:
-        for i in range(n):
-            img = rng.integers(0, 40, (hw, hw), dtype=np.uint8)
-            if task == "classify":
-                k = int(rng.integers(0, 4))
-                u, v = (k % 2) * hw // 2 + hw // 4, (k // 2) * hw // 2 + hw // 4
-                label: object = k
-            else:
-                u, v = (int(c) for c in rng.integers(3, hw - 3, 2))
-            img[v - 1 : v + 2, u - 1 : u + 2] = 255
-            if task == "gaze":
-                g = np.array([(u - (hw - 1) / 2) / hw, (v - (hw - 1) / 2) / hw, -1.0])
-                g /= np.linalg.norm(g)
-                label = {"gaze": g.tolist(), "pitch": math.asin(-g[1]), "yaw": math.atan2(-g[0], -g[2])}
-            elif task == "handpose":
-                uv = np.clip(np.array([u, v]) + offsets, 0, hw - 1)
-                label = {"uv": uv.tolist(), "xyz": np.zeros((14, 3)).tolist()}
-            w.add(f"{i:04d}", img, label)
-    return root
-
-
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def toy(tmp_path_factory: pytest.TempPathFactory, write_toy: Callable[..., Path]) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("toy")
     return {
         "classify_a": write_toy(base / "classify_a", "classify", 64, 0),

@@ -29,7 +29,7 @@ from simgan.train.refiner import (
     train_refiner,
 )
 from simgan.train.refiner_state import build_state
-from simgan.viz.grids import refiner_grid, save_refiner_grid
+from simgan.viz.grids import save_refiner_grid
 
 TINY = RefinerTrainConfig(
     preset="digits",
@@ -305,17 +305,3 @@ def test_image_stream_from_disk_equals_in_memory(data: tuple[Path, Path]) -> Non
     for _ in range(6):  # crosses an epoch boundary (40 images, batches of 8)
         assert torch.equal(next(memory), next(disk))
     assert memory.position == disk.position == 8
-
-
-def test_refiner_grid_layout() -> None:
-    syn = -torch.ones(3, 1, 8, 8)
-    ref = syn.clone()
-    ref[:, :, 0, 0] = 0.0  # a change of half the range: white in the difference column
-    grid = refiner_grid(syn, ref, torch.ones(5, 1, 8, 8), max_rows=8)
-    tile, gap = 32, 2  # 8x8 tiles are enlarged 4x; tiles are separated by 2 grey pixels
-    assert grid.shape == (3 * tile + 2 * gap, 4 * tile + 3 * gap, 1) and grid.dtype == np.uint8
-    diff_tile = grid[:tile, 2 * (tile + gap) : 2 * (tile + gap) + tile, 0]
-    assert diff_tile[:4, :4].min() == 255 and diff_tile[4:, 4:].max() == 0
-    assert grid[:tile, 3 * (tile + gap) :, 0].min() == 255  # the real column
-    with pytest.raises(ValueError, match=r"same shape .* \(3, 1, 8, 8\) and \(2, 1, 8, 8\)"):
-        refiner_grid(syn, ref[:2], syn)
