@@ -9,19 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simgan.data import DatasetWriter
+from conftest import images_dataset
 from simgan.data.embedded import DIGIT_CLASSES, load_sklearn_digits
 
 RunCli = Callable[..., tuple[int, str, str]]
 
 
 def _write(path: Path, images: np.ndarray, labels: np.ndarray | None = None, size: int = 8) -> Path:
-    task = None if labels is None else "classify"
     classes = None if labels is None else DIGIT_CLASSES
-    with DatasetWriter(path, height=size, width=size, channels=1, task=task, classes=classes) as w:
-        for k, img in enumerate(images):
-            w.add(f"id{k:04d}", img, None if labels is None else int(labels[k]))
-    return path
+    return images_dataset(path, images, None if labels is None else labels.tolist(), classes=classes)
 
 
 @pytest.fixture(scope="module")

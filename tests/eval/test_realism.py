@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from simgan.data import DatasetWriter, open_dataset
+from conftest import images_dataset
+from simgan.data import open_dataset
 from simgan.data.embedded import load_sklearn_digits, split_indices
 from simgan.errors import InputError
 from simgan.eval.features import FEATURE_DIM, RandomFeatureNet, extract_features, pyramid_cnn
@@ -33,10 +34,7 @@ FAST = RealismConfig(epochs=6, max_per_set=300)
 
 
 def _write(path: Path, images: np.ndarray) -> Path:
-    with DatasetWriter(path, height=images.shape[1], width=images.shape[2], channels=images.shape[3]) as w:
-        for k, img in enumerate(images):
-            w.add(f"s{k:05d}", img)
-    return path
+    return images_dataset(path, images)  # unlabelled, ids s00000...
 
 
 @pytest.fixture(scope="module")
