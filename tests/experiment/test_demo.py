@@ -34,3 +34,10 @@ def test_a_folder_of_another_experiment_is_refused_and_kept(tmp_path: Path) -> N
     with pytest.raises(InputError, match="holds another experiment"):
         run_demo(out, quick=True, progress=False)
     assert json.loads((out / "config.json").read_text())["task"] == "eyes"  # nothing deleted
+
+
+def test_methods_pick_the_rows_and_unknown_ones_fail_first(tmp_path: Path) -> None:
+    assert demo_config(methods=["dann"]).methods == ("dann",)
+    with pytest.raises(InputError, match="unknown row"):
+        run_demo(tmp_path / "d", methods=["nope"], progress=False)
+    assert not (tmp_path / "d").exists()

@@ -64,7 +64,7 @@ def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) 
     assert list((out / "refiner" / "grids").glob("step_*.png"))  # the CLI hands train_refiner a grid writer
     # The consistent refiner read the synthetic row's frozen model; the adapters saw the unlabelled split.
     rc = json.loads((out / "refiner_consistent" / "config.json").read_text())
-    assert rc["consistency"] == str(out / "tasks" / "synthetic_r0") and rc["lambda_reg"] == 0.05
+    assert rc["consistency"] == str(out / "tasks" / "synthetic_r0") and rc["lambda_consistency"] == 0.1
     for row, adapt in (("dann", "dann"), ("refined_self_train", "self-train"), ("refined", "none")):
         m = json.loads((out / "tasks" / f"{row}_r0" / "metrics.json").read_text())
         assert m["adapt"] == adapt and m["n_target"] == (0 if adapt == "none" else len(ids["unlabeled"]))

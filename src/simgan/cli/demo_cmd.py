@@ -13,6 +13,7 @@ from pathlib import Path
 
 from simgan.cli.common import add_device, add_seed
 from simgan.experiment.demo import run_demo
+from simgan.experiment.gap import ROWS
 
 NAME = "demo"
 HELP = "run the whole loop on the embedded default (digits) and write the report"
@@ -23,10 +24,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a short run (smoke test)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
     p.add_argument("--repeats", type=int, default=None, help="repeats (default 3; 1 with --quick)")
+    p.add_argument(
+        "--methods",
+        type=lambda t: [m.strip() for m in t.split(",") if m.strip()],
+        default=None,
+        metavar="ROWS",
+        help=f"comma-separated rows, from {','.join(ROWS)} (default: all; synthetic and real always run)",
+    )
     add_seed(p)
     add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    run_demo(args.out, quick=args.quick, repeats=args.repeats, seed=args.seed, device=args.device)
+    run_demo(
+        args.out,
+        quick=args.quick,
+        repeats=args.repeats,
+        seed=args.seed,
+        device=args.device,
+        methods=args.methods,
+    )
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 from simgan.config import config_to_dict
 from simgan.errors import InputError
-from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap
+from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap, selected_rows
 from simgan.experiment.table import format_gap
 from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig
@@ -23,8 +23,11 @@ from simgan.train.task import TaskConfig
 __all__ = ["demo_config", "run_demo"]
 
 
-def demo_config(quick: bool = False, repeats: int | None = None, seed: int = 0) -> GapConfig:
-    """The demo's experiment config (``quick``: a smoke test that finishes in well under 2 minutes)."""
+def demo_config(
+    quick: bool = False, repeats: int | None = None, seed: int = 0, methods: list[str] | None = None
+) -> GapConfig:
+    """The demo's experiment config (``quick``: a smoke test that finishes in well under 2 minutes;
+    ``methods``: the rows, default all)."""
     refiner = RefinerTrainConfig(
         preset="digits",
         steps=2000,
@@ -57,6 +60,9 @@ def demo_config(quick: bool = False, repeats: int | None = None, seed: int = 0) 
         )
     if repeats is not None:
         cfg = dataclasses.replace(cfg, repeats=repeats)
+    if methods:
+        selected_rows(methods)  # an unknown row fails here, before anything is written
+        cfg = dataclasses.replace(cfg, methods=tuple(methods))
     return cfg
 
 
@@ -68,10 +74,11 @@ def run_demo(
     seed: int = 0,
     device: str | None = None,
     progress: bool = True,
+    methods: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result."""
     out = Path(out)
-    cfg = demo_config(quick, repeats, seed)
+    cfg = demo_config(quick, repeats, seed, methods)
     if is_gap_folder(out):
         old = json.loads((out / "config.json").read_text())
         old.pop("_non_default", None)

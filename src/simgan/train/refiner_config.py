@@ -128,7 +128,7 @@ class RefinerTrainConfig:
     amp: bool = True
     num_workers: int = 0
     consistency: str = ""
-    lambda_consistency: float = 1.0
+    lambda_consistency: float = 0.1
     monitor_every: int = 100
     monitor_size: int = 256
     monitor_task_steps: int = 300
