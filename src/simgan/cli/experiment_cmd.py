@@ -1,9 +1,11 @@
 """Experiments that measure the reality gap.
 
-gap     train the task model on synthetic, refined, 4x synthetic, 4x refined and real labelled data;
-        test all of them on the same held-out real set (the SimGAN paper's Tables 2-4), mean +/- std
-        over --repeats. With no data folders it runs on the embedded default (digits: font renders vs
-        scikit-learn's real handwriting; eyes/hands: the pseudo-real target domain).
+gap     train the task model on synthetic, refined, label-consistent refined, DANN- and self-trained
+        (on the unlabelled real images), 4x synthetic, 4x refined and real labelled data; test all of
+        them on the same held-out real set (the SimGAN paper's Tables 2-4), mean +/- std over
+        --repeats and the share of the gap each row closes. --methods picks rows. With no data
+        folders it runs on the embedded default (digits: font renders vs scikit-learn's real
+        handwriting; eyes/hands: the pseudo-real target domain).
 matrix  train on each dataset, test on each (the cross-domain table).
 """
 
@@ -37,7 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
     fmt = p.formatter_class
 
-    g = sub.add_parser("gap", help="synthetic vs refined vs real, tested on real data", formatter_class=fmt)
+    g = sub.add_parser(
+        "gap", help="synthetic vs refined vs adapted vs real, tested on real data", formatter_class=fmt
+    )
     g.add_argument("--out", type=Path, default=None, help="output folder (default runs/gap-TASK)")
     g.add_argument("--config", type=Path, help="YAML with GapConfig keys (refiner: and task_model: nested)")
     f = ConfigFlags(g, GapConfig)
