@@ -315,7 +315,6 @@ def run_gap(
         shutil.rmtree(out)
     _check_or_save_config(cfg, real, out)
     data = out / "data"
-    size = tuple(cfg.size) if cfg.size else None
 
     log(f"[gap] real data ({'user folders' if real.unlabeled else 'embedded default'})")
     splits = _prepare_real(cfg, real, data, progress)
@@ -331,47 +330,7 @@ def run_gap(
     first_sets: dict[str, Path] = {}
     for r in range(cfg.repeats):
         seed = cfg.seed + r
-        sets: dict[str, Source] = {}
-        # 1. synthetic data (labels for free)
-        if real.synthetic is not None:
-            sets["synthetic"] = open_dataset(real.synthetic)
-        else:
-            log(f"[gap] repeat {r + 1}/{cfg.repeats}: simulate {cfg.n_synthetic} {cfg.task}")
-            folder = data / f"synthetic_r{r}"
-            simulate(cfg.task, cfg.n_synthetic, folder, seed=seed, size=size, progress=progress)
-            sets["synthetic"] = open_dataset(folder)
-            if cfg.scale > 1 and needs & {"synthetic_4x", "refined_4x"}:
-                folder = data / f"synthetic_4x_r{r}"
-                n = cfg.scale * cfg.n_synthetic
-                simulate(cfg.task, n, folder, seed=10_007 + seed, size=size, progress=progress)
-                sets["synthetic_4x"] = open_dataset(folder)
-        # 2. the refiner: R vs local D on real-unlabelled images, then refine every synthetic set
-        needs_r = needs & {"refined", "refined_4x"}
-        if real.refiner_run is not None:
-            run = Path(real.refiner_run)
-        elif not needs_r:
-            run = None
-        else:
-            run = out / ("refiner" if r == 0 else f"refiner_r{r}")
-            log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the refiner ({cfg.refiner.steps} steps) -> {run}")
-            rcfg = dataclasses.replace(cfg.refiner, seed=seed)
-            train_refiner(
-                sets["synthetic"],
-                splits["unlabeled"],
-                run,
-                rcfg,
-                resume=True,
-                device=device,
-                progress=progress,
-                on_grid=save_refiner_grid,
-            )
-        for name in [k for k in ("synthetic", "synthetic_4x") if k in sets]:
-            target = name.replace("synthetic", "refined")
-            if run is None or target not in needs:
-                continue
-            folder = data / f"{target}_r{r}"
-            refine(run, sets[name], folder, device=device, progress=progress)
-            sets[target] = open_dataset(folder)
+        sets = _training_sets(cfg, real, out, splits, needs, r, device, progress, log)
         if splits["labeled"] is not None:
             sets["real"] = splits["labeled"]
         if r == 0:
@@ -414,6 +373,79 @@ def run_gap(
     return result
 
 
+def _training_sets(
+    cfg: GapConfig,
+    real: RealData,
+    out: Path,
+    splits: dict[str, Source | None],
+    needs: set[str],
+    r: int,
+    device: str | None,
+    progress: bool,
+    log: Any,
+) -> dict[str, Source]:
+    """Repeat r's synthetic sets (1x, and ``scale`` x when a row needs it), its refiner, and the refined
+    sets the rows need; made once and found again on a rerun."""
+    seed, data = cfg.seed + r, out / "data"
+    size = tuple(cfg.size) if cfg.size else None
+    sets: dict[str, Source] = {}
+    # 1. synthetic data (labels for free)
+    if real.synthetic is not None:
+        sets["synthetic"] = open_dataset(real.synthetic)
+    else:
+        log(f"[gap] repeat {r + 1}/{cfg.repeats}: simulate {cfg.n_synthetic} {cfg.task}")
+        folder = data / f"synthetic_r{r}"
+        simulate(cfg.task, cfg.n_synthetic, folder, seed=seed, size=size, progress=progress)
+        sets["synthetic"] = open_dataset(folder)
+        if cfg.scale > 1 and needs & {"synthetic_4x", "refined_4x"}:
+            folder = data / f"synthetic_4x_r{r}"
+            n = cfg.scale * cfg.n_synthetic
+            simulate(cfg.task, n, folder, seed=10_007 + seed, size=size, progress=progress)
+            sets["synthetic_4x"] = open_dataset(folder)
+    # 2. the refiner: R vs local D on real-unlabelled images, then refine every synthetic set
+    needs_r = needs & {"refined", "refined_4x"}
+    if real.refiner_run is not None:
+        run = Path(real.refiner_run)
+    elif not needs_r:
+        run = None
+    else:
+        run = out / ("refiner" if r == 0 else f"refiner_r{r}")
+        log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the refiner ({cfg.refiner.steps} steps) -> {run}")
+        _train_refiner(
+            dataclasses.replace(cfg.refiner, seed=seed), sets["synthetic"], splits, run, device, progress
+        )
+    for name in [k for k in ("synthetic", "synthetic_4x") if k in sets]:
+        target = name.replace("synthetic", "refined")
+        if run is None or target not in needs:
+            continue
+        folder = data / f"{target}_r{r}"
+        refine(run, sets[name], folder, device=device, progress=progress)
+        sets[target] = open_dataset(folder)
+    return sets
+
+
+def _train_refiner(
+    rcfg: RefinerTrainConfig,
+    synthetic: Source,
+    splits: dict[str, Source | None],
+    run: Path,
+    device: str | None,
+    progress: bool,
+) -> None:
+    """Train (or resume, or find finished) one refiner of the experiment against the unlabelled split."""
+    assert splits["unlabeled"] is not None
+    train_refiner(
+        synthetic,
+        splits["unlabeled"],
+        run,
+        rcfg,
+        resume=True,
+        device=device,
+        progress=progress,
+        on_grid=save_refiner_grid,
+    )
+
+
 def _consistent_set(
     cfg: GapConfig,
     out: Path,
@@ -438,17 +470,7 @@ def _consistent_set(
         consistency=str(task_run),
         lambda_consistency=cfg.lambda_consistency,
     )
-    assert splits["unlabeled"] is not None
-    train_refiner(
-        synthetic,
-        splits["unlabeled"],
-        run,
-        rcfg,
-        resume=True,
-        device=device,
-        progress=progress,
-        on_grid=save_refiner_grid,
-    )
+    _train_refiner(rcfg, synthetic, splits, run, device, progress)
     refine(run, synthetic, folder, device=device, progress=progress)
     return open_dataset(folder)
 

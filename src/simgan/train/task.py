@@ -48,6 +48,7 @@ from simgan.nn.gaze_net import gaze_feature_shape
 from simgan.nn.task_model import build_task_model
 from simgan.train.adapt_dann import DannLearner
 from simgan.train.adapt_learner import Learner, target_augmenter, to_device
+from simgan.train.adapt_self_train import SelfTrainLearner
 from simgan.train.optim import build_optimizer, build_scheduler
 from simgan.train.task_data import (
     TargetData,
@@ -405,6 +406,43 @@ def _adapt_weight(cfg: TaskConfig) -> float:
     return cfg.adapt_weight or {"dann": 0.3, "self-train": 1.0}.get(cfg.adapt, 0.0)
 
 
+def _learner(
+    cfg: TaskConfig,
+    phase_method: str,
+    model: nn.Module,
+    target: TargetData | None,
+    device: torch.device,
+    generator: torch.Generator,
+) -> Learner | None:
+    """The adapter of ``cfg.adapt`` when it is ``phase_method`` (dann joins the train phase; self-train
+    runs its own phase after it), fed by its own seeded stream of target batches; None otherwise."""
+    if cfg.adapt != phase_method or target is None:
+        return None
+    offset = {"dann": 300, "self-train": 700}[phase_method]
+    stream = to_device(target.stream(cfg.batch_size, cfg.seed * 1000 + offset), device)
+    if phase_method == "dann":
+        return DannLearner(
+            model,
+            cfg.task,
+            stream,
+            weight=_adapt_weight(cfg),
+            hidden=cfg.domain_hidden,
+            layers=cfg.domain_layers,
+            augment=target_augmenter(cfg.task, cfg.augment),
+            generator=generator,
+        )
+    return SelfTrainLearner(
+        model,
+        cfg.task,
+        stream,
+        weight=_adapt_weight(cfg),
+        confidence=cfg.pseudo_threshold,
+        max_error=cfg.pseudo_max_error,
+        ema_decay=cfg.ema_decay,
+        generator=generator,
+    )
+
+
 def train_task(
     cfg: TaskConfig,
     train: Sequence[Source],
@@ -481,18 +519,7 @@ def train_task(
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
     epochs = planned_epochs(cfg, len(train_data))
-    learner = None
-    if cfg.adapt == "dann" and target_data is not None:
-        learner = DannLearner(
-            model,
-            cfg.task,
-            to_device(target_data.stream(cfg.batch_size, cfg.seed * 1000 + 300), device),
-            weight=_adapt_weight(cfg),
-            hidden=cfg.domain_hidden,
-            layers=cfg.domain_layers,
-            augment=target_augmenter(cfg.task, cfg.augment),
-            generator=generator,
-        )
+    learner = _learner(cfg, "dann", model, target_data, device, generator)
     best, steps = _fit(
         phase="train",
         train=train_data,
@@ -506,19 +533,8 @@ def train_task(
     n_train, n_val = len(train_data), len(val_data)
 
     # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
-    if cfg.adapt == "self-train" and target_data is not None:
-        from simgan.train.adapt_self_train import SelfTrainLearner
-
-        learner = SelfTrainLearner(
-            model,
-            cfg.task,
-            to_device(target_data.stream(cfg.batch_size, cfg.seed * 1000 + 700), device),
-            weight=_adapt_weight(cfg),
-            confidence=cfg.pseudo_threshold,
-            max_error=cfg.pseudo_max_error,
-            ema_decay=cfg.ema_decay,
-            generator=generator,
-        )
+    learner = _learner(cfg, "self-train", model, target_data, device, generator)
+    if learner is not None:
         best, more = _fit(
             phase="self-train",
             train=train_data,
