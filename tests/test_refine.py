@@ -143,5 +143,7 @@ def test_refining_into_a_folder_made_by_another_refiner_is_refused(trained: Path
     train_refiner(
         src, _write(tmp_path / "real", 10, seed=7, low=200), tmp_path / "run2", other, progress=False
     )
-    with pytest.raises(InputError, match="different dataset"):
+    with pytest.raises(InputError, match="different dataset") as info:
         refine(tmp_path / "run2", src, tmp_path / "out", device="cpu", progress=False)
+    message = str(info.value)  # says in one short line which part of the provenance differs
+    assert "provenance.refined_by." in message and len(message) < 300 and "\n" not in message, message

@@ -1,18 +1,40 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename over the target.
 
 A reader (or a resumed run) therefore sees either the old file or the new one, never half of one.
+:class:`FolderLock` keeps a second process from writing into the same output folder at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
+import inspect
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-__all__ = ["atomic_write", "write_bytes", "write_text", "write_json"]
+from simgan.errors import InputError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer per folder is then the user's to keep
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "atomic_write",
+    "write_bytes",
+    "write_text",
+    "write_json",
+    "FolderLock",
+    "locked_folder",
+    "one_writer",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -53,3 +75,108 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+class FolderLock:
+    """An exclusive lock on an output folder, held by one process until :meth:`release` or its exit.
+
+    It is an advisory ``flock`` on ``FOLDER/.simgan.lock``, which holds the holder's pid and is removed
+    on release. The kernel drops the lock when the holder dies (even by kill -9), so a crashed run
+    leaves at most an unlocked file that the next writer takes over; a second writer while the first
+    runs is refused at once with one line naming the holder's pid.
+    """
+
+    NAME = ".simgan.lock"
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._fd: int | None = None
+
+    def acquire(self) -> FolderLock:
+        if fcntl is None or self._fd is not None:
+            return self
+        path = self.folder / self.NAME
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                who = f" (pid {holder})" if holder else ""
+                raise InputError.at(
+                    self.folder,
+                    f"another simgan process is writing here{who}; wait for it or choose another --out",
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the holder removed the file between our open and flock: take the new one
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            (self.folder / self.NAME).unlink(missing_ok=True)  # before the unlock: no one can hold it
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def locked_folder(path: str | Path) -> Iterator[Path]:
+    """Create the output folder ``path`` if needed and hold its :class:`FolderLock` for the block.
+
+    A folder this call created is removed again when the block fails before writing into it, so a
+    refused command leaves no empty folder behind.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError.at(path, "exists and is not a folder")
+    fresh = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(path).acquire()
+    try:
+        yield path
+    except BaseException:
+        lock.release()
+        if fresh and not any(path.iterdir()):
+            path.rmdir()
+        raise
+    lock.release()
+
+
+def one_writer(folder_arg: str) -> Callable[[F], F]:
+    """Run the decorated function under :func:`locked_folder` on its output-folder argument ``folder_arg``.
+
+    Example: ``@one_writer("out") def train_task(cfg, train, test, out): ...``; a second process
+    calling it on the same ``out`` while the first runs is refused with one line, and an ``out`` the OS
+    cannot create fails before any work. An optional ``out`` given as None is left alone.
+    """
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            folder = signature.bind(*args, **kwargs).arguments.get(folder_arg)
+            if folder is None:  # an optional output left out: nothing to guard
+                return fn(*args, **kwargs)
+            with locked_folder(folder):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 
 from simgan import atomic
-from simgan.errors import InputError
+from simgan.errors import InputError, clip
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -79,7 +79,7 @@ def load_checkpoint(run_or_file: str | Path, kind: Kind, name: str = CHECKPOINT_
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise InputError.at(path, f"corrupt or unreadable checkpoint ({first[:120]})") from None
+        raise InputError.at(path, f"corrupt or unreadable checkpoint ({clip(first)})") from None
     fmt = checkpoint_format(kind)
     if not isinstance(obj, dict) or obj.get("format") != fmt:
         raise InputError.at(path, f'not a simgan {_WHAT[kind]} checkpoint (expected "format": "{fmt}")')

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -44,6 +45,19 @@ CONFIG_NAME = "config.json"  # the final config of a run, in its run folder
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready dict of a (possibly nested) dataclass config."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def _as_float(value: Any) -> float | None:
+    """``value`` as a float, or None. PyYAML (YAML 1.1) reads "1e-3" as a string: it wants a dot in the
+    mantissa ("1.0e-3"), so numeric strings count too."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -81,14 +95,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
         raise InputError(f"{where}: expected true/false, got {value!r}")
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):
-        # PyYAML (YAML 1.1) reads "1e-3" as a string: it wants a dot in the mantissa ("1.0e-3").
-        try:
-            return float(value)
-        except ValueError:
-            pass
+    if tp is float and not isinstance(value, bool):
+        number = _as_float(value)
+        if number is not None:
+            if not math.isfinite(number):
+                raise InputError(f"{where}: expected a finite number, got {value!r}")
+            return number
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if tp is str and isinstance(value, str):

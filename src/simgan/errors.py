@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
+from typing import Any
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "describe_os_error", "clip", "first_difference"]
 
 
 class InputError(Exception):
@@ -38,3 +40,35 @@ def _unwrap_worker_message(message: str, cls: type) -> str:
     if "\nOriginal Traceback" not in message or k < 0:
         return message
     return message[k + len(marker) :].strip()
+
+
+def describe_os_error(e: OSError) -> str:
+    """``PATH: reason`` for an OS error (``[Errno 30] Read-only file system: 'x'`` -> ``x: read-only
+    file system``); both paths of a failed rename or link are named."""
+    reason = (e.strerror or e.__class__.__name__).lower()
+    if isinstance(e, FileExistsError) and e.filename is not None and Path(e.filename).is_file():
+        reason = "is a file, not a folder"
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else f"{reason} ({e})"
+
+
+def clip(text: str, width: int = 120) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``width`` characters (`` ...`` marks a cut)."""
+    return textwrap.shorten(" ".join(text.split()), width, placeholder=" ...") or text[:width]
+
+
+def first_difference(old: Any, new: Any, where: str = "") -> tuple[str, Any, Any] | None:
+    """The first place two JSON-like values differ: (dotted key path, old value, new value), or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            found = first_difference(old.get(key), new.get(key), f"{where}.{key}" if where else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for k, (a, b) in enumerate(zip(old, new, strict=True)):
+            found = first_difference(a, b, f"{where}[{k}]")
+            if found is not None:
+                return found
+        return None
+    return None if old == new else (where, old, new)

@@ -1,31 +1,100 @@
-"""The bad-input catalogue of the wave-2 flags: each row is a command line that must fail with exit code 2
-and one line on stderr naming the problem, never a traceback. New flags add their rows here."""
+"""The bad-input catalogue: each row is a command line that must fail with exit code 2 and one line on
+stderr naming the problem, never a traceback, and must leave every file already written as it was.
+
+Add a row in a minute: write the argv with placeholders (``{a}`` a labelled 8x8 set, ``{u}`` unlabelled
+images, ``{out}`` a fresh output path, ``{missing}`` a path that does not exist, ``{root}`` the folder of
+the fixtures, or any other key of :func:`sets`) and a piece of text the error line must contain.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
+from simgan.atomic import FolderLock
+from simgan.refine import refine
+from simgan.train.refiner import train_refiner
+from simgan.train.refiner_config import RefinerTrainConfig
 
 RunCli = Callable[..., tuple[int, str, str]]
+TINY_REFINER = RefinerTrainConfig(
+    preset="digits", steps=2, batch_size=8, history_size=8, pretrain_r_steps=1, pretrain_d_steps=1
+)
+
+
+def _copy_with(
+    src: Path, dst: Path, *, meta: dict | None = None, labels: dict[int, object] | None = None
+) -> Path:
+    """A copy of dataset ``src`` with ``dataset.json`` keys or the labels of some lines replaced."""
+    shutil.copytree(src, dst)
+    if meta:
+        info = json.loads((dst / "dataset.json").read_text())
+        (dst / "dataset.json").write_text(json.dumps({**info, **meta}))
+    if labels:
+        lines = (dst / "labels.jsonl").read_text().splitlines()
+        for k, label in labels.items():
+            lines[k] = json.dumps({**json.loads(lines[k]), "label": label})
+        (dst / "labels.jsonl").write_text("\n".join(lines) + "\n")
+    return dst
 
 
 @pytest.fixture(scope="module")
-def sets(tmp_path_factory: pytest.TempPathFactory, write_images: Callable[..., Path]) -> dict[str, Path]:
+def sets(
+    tmp_path_factory: pytest.TempPathFactory,
+    write_images: Callable[..., Path],
+    write_toy: Callable[..., Path],
+) -> Iterator[dict[str, Path]]:
     root = tmp_path_factory.mktemp("catalogue")
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (16, 8, 8, 1), dtype=np.uint8)
-    return {
-        "a": write_images(root / "a", images, [k % 10 for k in range(16)]),
+    ten = [str(k) for k in range(10)]
+    out = {
+        "a": write_images(root / "a", images, [k % 10 for k in range(16)], classes=ten),
         "u": write_images(root / "u", images[::-1].copy()),
+        "u2": write_images(root / "u2", images[:, ::-1].copy()),
         "root": root,
     }
+    (root / "file").write_text("a regular file\n")
+    out["file"] = root / "file"
+    out["classes5"] = _copy_with(out["a"], root / "classes5", meta={"classes": 5})
+    out["label42"] = _copy_with(out["a"], root / "label42", labels={3: 42})
+    out["label-3"] = _copy_with(out["a"], root / "label-3", labels={5: -3})
+    gaze, hands = write_toy(root / "gaze", "gaze", 8, 0), write_toy(root / "hands", "handpose", 8, 0)
+    nan, inf = float("nan"), float("inf")
+    out["gaze"], out["hands"] = gaze, hands
+    out["gaze_nan"] = _copy_with(gaze, root / "gaze_nan", labels={2: {"gaze": [0.0, nan, -1.0]}})
+    out["gaze_inf"] = _copy_with(gaze, root / "gaze_inf", labels={0: {"gaze": [inf, 0.0, -1.0]}})
+    uv = json.loads((hands / "labels.jsonl").read_text().splitlines()[0])["label"]["uv"]
+    out["hands_nan"] = _copy_with(hands, root / "hands_nan", labels={1: {"uv": [[nan, 0.0], *uv[1:]]}})
+    (root / "huge").mkdir()
+    Image.new("1", (15000, 15000)).save(root / "huge" / "big.png")  # 225 Mpixel, a few MB in memory
+    out["huge"] = root / "huge"
+    for name, real in (("run", out["u"]), ("run2", out["u2"])):
+        train_refiner(out["a"], real, root / name, TINY_REFINER, device="cpu", progress=False)
+        out[name] = root / name
+    out["refined"] = root / "refined"
+    refine(out["run"], out["a"], out["refined"], device="cpu", progress=False)
+    (root / "badrun").mkdir()
+    (root / "badrun" / "checkpoint.pt").write_bytes(b"PK\x03\x04 not really a zip file " * 8)
+    out["badrun"] = root / "badrun"
+    (root / "locked").mkdir()
+    out["locked"] = root / "locked"
+    with FolderLock(root / "locked"):  # another writer holds this folder for the whole module
+        yield out
 
 
 TT = ["train-task", "classify", "--train", "{a}", "--test", "{a}", "--out", "{out}"]
 TR = ["train-refiner", "--synthetic", "{a}", "--real", "{u}", "--out", "{out}"]
+GT = ["train-task", "gaze", "--out", "{out}"]
+HT = ["train-task", "handpose", "--out", "{out}"]
 RF = ["refine", "--input", "{a}", "--out", "{out}", "--refiner"]
 
 # (argv with {a}/{u}/{missing}/{out}/{root} placeholders, text the one error line must contain)
@@ -60,22 +129,120 @@ ROWS: list[tuple[list[str], str]] = [
     # experiment gap: rows
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
     (["experiment", "gap", "--out", "{out}", "--consistent-lambda-reg", "-1"], "consistent_lambda_reg"),
+    # output paths the OS refuses (issue 15.1): one line naming the path and the reason
+    (["simulate", "digits", "--n", "4", "--out", "{file}/sub"], "file/sub: not a directory"),
+    (["convert", "{a}", "--out", "{file}/sub"], "not a directory"),
+    ([*RF[:4], "{file}/sub", "--refiner", "{run}"], "not a directory"),
+    (["train-refiner", "--synthetic", "{a}", "--real", "{u}", "--out", "{file}/sub"], "not a directory"),
+    (["train-task", "classify", "--train", "{a}", "--test", "{a}", "--out", "{file}/sub"], "not a directory"),
+    (["evaluate", "realism", "--a", "{a}", "--b", "{u}", "--out", "{file}/sub"], "not a directory"),
+    (["report", "{run}", "--out", "{file}/report.html"], "file: is a file, not a folder"),
+    (["report", "{run}", "--out", "{file}/sub/report.html"], "file/sub: not a directory"),
+    # labels checked against the dataset's schema when it is opened (15.2, 15.3)
+    ([*TT[:3], "{classes5}", *TT[4:]], "'classes' must be a list of class names"),
+    ([*TT[:3], "{label42}", *TT[4:]], "line 4: class index 42 is out of range (0..9)"),
+    ([*TT[:5], "{label-3}", *TT[6:]], "line 6: class index -3 is out of range"),
+    (["evaluate", "labels", "--synthetic", "{label42}", "--refined", "{a}"], "class index 42"),
+    ([*GT, "--train", "{gaze_nan}", "--test", "{gaze}"], "line 3: gaze label 'gaze' holds NaN or inf"),
+    ([*GT, "--train", "{gaze}", "--test", "{gaze_inf}"], "gaze_inf/labels.jsonl: line 1: gaze"),
+    ([*HT, "--train", "{hands_nan}", "--test", "{hands}"], "handpose label 'uv' holds NaN or inf"),
+    # sizes (15.4)
+    (["simulate", "eyes", "--n", "2", "--size", "99999x99999", "--out", "{out}"], "at most 512 px a side"),
+    (["simulate", "hands", "--n", "2", "--size", "4096x4096", "--out", "{out}"], "at most 512 px a side"),
+    (["inspect", "{huge}"], "big.png: image too large to decode safely"),
+    ([*TR[:4], "{huge}", *TR[5:]], "image too large"),
+    # one writer per output folder (15.5)
+    (["simulate", "digits", "--n", "4", "--out", "{locked}"], "another simgan process is writing here"),
+    (["convert", "{a}", "--out", "{locked}"], "another simgan process"),
+    ([*RF[:4], "{locked}", "--refiner", "{run}"], "another simgan process"),
+    ([*TR[:6], "{locked}"], "another simgan process"),
+    ([*TT[:7], "{locked}"], "another simgan process"),
+    (["experiment", "gap", "--out", "{locked}"], "another simgan process"),
+    # resume with other data (15.6)
+    ([*TR[:4], "{u2}", "--out", "{run}", "--resume"], "cannot change --real when resuming"),
+    # non-finite numbers (15.7)
+    ([*TR, "--lambda-reg", "inf"], "expected a finite number, got inf"),
+    ([*TR, "--lr-r", "nan"], "finite number"),
+    ([*TT, "--lr=-inf"], "finite number"),
+    (["evaluate", "realism", "--a", "{a}", "--b", "{u}", "--fit-threshold", "nan"], "finite number"),
+    (["experiment", "gap", "--out", "{out}", "--lambda-consistency", "inf"], "finite number"),
+    (["experiment", "matrix", "--task", "classify", "--data", "x={a}", "--test-fraction", "nan"], "(0, 1)"),
+    # messages (15.8): one short line
+    ([*RF[:4], "{refined}", "--refiner", "{run2}"], "(provenance.refined_by."),
+    ([*RF, "{badrun}"], "corrupt or unreadable checkpoint"),
 ]  # fmt: skip
+
+
+def _snapshot(root: Path) -> dict[Path, tuple[bytes, int]]:
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize(("argv", "expected"), ROWS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_bad_input_is_one_line_and_exit_2(
     run_cli: RunCli, sets: dict[str, Path], tmp_path: Path, argv: list[str], expected: str
 ) -> None:
-    fill = {
-        "a": sets["a"],
-        "u": sets["u"],
-        "missing": sets["root"] / "missing",
-        "out": tmp_path / "out",
-        "root": sets["root"],
-    }
+    fill = {**sets, "missing": sets["root"] / "missing", "out": tmp_path / "out"}
+    before = _snapshot(sets["root"])
     code, out, err = run_cli(*[a.format(**fill) for a in argv])
     assert code == 2, (code, out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], err
+    assert len(lines[0]) < 400 and not lines[0].endswith(("...", " ..")), lines[0]
     assert "Traceback" not in err
+    assert _snapshot(sets["root"]) == before  # nothing already written changed
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(errno.ENOSPC, "no space left on device"), (errno.EROFS, "read-only file system")]
+)
+def test_a_full_or_read_only_disk_is_one_line_and_the_rerun_resumes(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, reason: str
+) -> None:
+    import simgan.data.simgan_dir as simgan_dir
+
+    write_png, written = simgan_dir.write_png, []
+
+    def fails_after_300(path: Path, image: np.ndarray, durable: bool = False) -> None:
+        if len(written) == 300:
+            raise OSError(code, os.strerror(code), str(path))
+        write_png(path, image, durable)
+        written.append(path)
+
+    monkeypatch.setattr(simgan_dir, "write_png", fails_after_300)
+    out = tmp_path / "ds"
+    rc, _, err = run_cli("simulate", "digits", "--n", "600", "--out", out)
+    last = err.strip().splitlines()[-1]  # after the closed progress bar, on a line of its own
+    assert rc == 2 and last.startswith("simgan simulate: error: ") and "Traceback" not in err, err
+    assert last.endswith(f"images/00000300.png: {reason}"), last
+    assert len((out / "labels.jsonl").read_text().splitlines()) == 300  # what was written is kept
+    monkeypatch.undo()
+    rc, _, err = run_cli("simulate", "digits", "--n", "600", "--out", out)
+    assert rc == 0, err
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["complete"] and meta["count"] == 600 and not (out / FolderLock.NAME).exists()
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    """Two processes: the holder keeps the lock until it exits; the kernel frees it even after kill -9."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ds"
+    out.mkdir()
+    CLI = "import sys; from simgan.cli import main; sys.exit(main())"
+    hold = "import sys, time; from simgan.atomic import FolderLock; FolderLock(sys.argv[1]).acquire(); "
+    hold += "print('held', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        second = subprocess.run(
+            [sys.executable, "-c", CLI, "simulate", "digits", "--n", "4", "--out", str(out)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert second.returncode == 2 and f"(pid {holder.pid})" in second.stderr, second.stderr
+        assert sorted(p.name for p in out.iterdir()) == [FolderLock.NAME]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    with FolderLock(out):  # the dead holder's lock is gone
+        pass

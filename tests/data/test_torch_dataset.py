@@ -90,6 +90,10 @@ def test_targets_per_task() -> None:
         ("gaze", [0.0, 0.0, 1.0], "'gaze'"),
         ("gaze", {"gaze": ["a", "b", "c"]}, "not numeric"),
         ("handpose", {"uv": [[0.0, 0.0]] * 13}, r"shape \(13, 2\), expected \(14, 2\)"),
+        ("gaze", {"gaze": [0.0, float("nan"), 1.0]}, "NaN or inf"),
+        ("gaze", {"gaze": [0.0, float("inf"), 1.0]}, "NaN or inf"),
+        ("handpose", {"uv": [[0.0, float("nan")]] * 14}, "'uv' holds NaN or inf"),
+        ("handpose", {"uv": [[0.0, 0.0]] * 14, "xyz": [[0.0, 0.0, float("inf")]] * 14}, "'xyz' holds NaN"),
     ],
 )
 def test_malformed_labels(tmp_path: Path, task: str, label: object, problem: str) -> None:
@@ -98,11 +102,28 @@ def test_malformed_labels(tmp_path: Path, task: str, label: object, problem: str
     with DatasetWriter(tmp_path / "ds", height=2, width=2, channels=1, task=task) as w:
         w.add("ok", np.zeros((2, 2, 1), np.uint8), None)
         w.add("broken", np.zeros((2, 2, 1), np.uint8), label)
-    ds = ImageDataset(open_dataset(tmp_path / "ds"))
-    assert int(ds[0][1]) == -1
-    with pytest.raises(InputError, match=problem) as info:  # bad input on disk: named, one line
-        ds[1]
-    assert str(tmp_path / "ds") in str(info.value) and "'broken'" in str(info.value)
+    with pytest.raises(InputError, match=problem) as info:  # refused when opened: file and line named
+        open_dataset(tmp_path / "ds")
+    assert str(tmp_path / "ds" / "labels.jsonl") in str(info.value) and "line 2" in str(info.value)
+
+
+@pytest.mark.parametrize("label", [42, -3])
+def test_class_index_outside_the_classes(label: int) -> None:
+    with pytest.raises(ValueError, match=f"class index {label} is out of range"):
+        label_to_target("classify", label, n_classes=10)
+    assert int(label_to_target("classify", 9, n_classes=10)) == 9
+
+
+def test_a_bad_label_from_another_layout_names_the_sample(tmp_path: Path) -> None:
+    """Layouts that parse labels lazily (not the simgan layout) are checked when the sample is read."""
+    with DatasetWriter(tmp_path / "ds", height=2, width=2, channels=1, task="gaze") as w:
+        w.add("ok", np.zeros((2, 2, 1), np.uint8), {"gaze": [0.0, 0.0, -1.0]})
+    src = open_dataset(tmp_path / "ds")
+    src.label = lambda i: {"gaze": [float("nan")] * 3}  # type: ignore[method-assign]
+    src.read = lambda i: Sample("x", np.zeros((2, 2, 1), np.uint8), src.label(i))  # type: ignore[method-assign]
+    with pytest.raises(InputError, match="'x': gaze label 'gaze' holds NaN or inf") as info:
+        ImageDataset(src)[0]
+    assert str(tmp_path / "ds") in str(info.value)
 
 
 def test_unlabelled_folder_targets(tmp_path: Path) -> None:

@@ -95,23 +95,30 @@ def test_fresh_states_are_seeded(sources: tuple[Source, Source]) -> None:
 
 def test_load_resume(sources: tuple[Source, Source], tmp_path: Path) -> None:
     run = tmp_path / "run"
-    info = sources[0].info
-    assert load_resume(run, CFG, info, resume=False) == (CFG, None)
-    assert load_resume(run, CFG, info, resume=True) == (CFG, None)  # nothing to resume yet: a fresh run
+    info, real = sources[0].info, sources[1].info
+    assert load_resume(run, CFG, info, real, resume=False) == (CFG, None)
+    assert load_resume(run, CFG, info, real, resume=True) == (CFG, None)  # nothing to resume yet: a fresh run
     run.mkdir()
     state = build_state(CFG, *sources, torch.device("cpu"))
     save_checkpoint(run / "checkpoint.pt", state.state_dict(), "refiner")
     with pytest.raises(InputError, match="already holds a refiner run: pass --resume"):
-        load_resume(run, CFG, info, resume=False)
+        load_resume(run, CFG, info, real, resume=False)
     asked = dataclasses.replace(CFG, preset="auto", steps=9, log_every=3)
-    cfg, ckpt = load_resume(run, asked, info, resume=True)
+    cfg, ckpt = load_resume(run, asked, info, real, resume=True)
     assert ckpt is not None and ckpt["step"] == 0
     assert (cfg.preset, cfg.steps, cfg.log_every, cfg.lr_r) == ("digits", 9, 3, 1e-3)
     with pytest.raises(InputError, match=r"cannot change k_g when resuming \(the run has 2, asked 3\)"):
-        load_resume(run, dataclasses.replace(CFG, k_g=3), info, resume=True)
+        load_resume(run, dataclasses.replace(CFG, k_g=3), info, real, resume=True)
     taller = _write(tmp_path / "taller", 4, seed=3, height=9).info
     with pytest.raises(InputError, match=r"synthetic images are 9x8x1 but the run .* trained on 8x8x1"):
-        load_resume(run, CFG, taller, resume=True)
+        load_resume(run, CFG, taller, real, resume=True)
+    other_real = _write(tmp_path / "other_real", 4, seed=4).info
+    with pytest.raises(
+        InputError, match=r"cannot change --real when resuming \(the run trained on .*, asked"
+    ):
+        load_resume(run, CFG, info, other_real, resume=True)
+    with pytest.raises(InputError, match=r"cannot change --synthetic when resuming"):
+        load_resume(run, CFG, other_real, real, resume=True)
 
 
 def test_truncate_stats_drops_later_and_torn_lines(tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 A subcommand is a module ``simgan/cli/<name>_cmd.py`` defining ``NAME``, ``HELP``, ``ORDER`` (its place in
 ``--help``), ``add_arguments(parser)`` and ``run(args) -> int``; it is found automatically.
-Bad input anywhere (an :class:`~simgan.errors.InputError`) becomes one line on stderr and exit code 2.
+Bad input anywhere (an :class:`~simgan.errors.InputError`) becomes one line on stderr and exit code 2;
+so does an output the OS refuses to write (a path under a file, a read-only or full disk: an
+``OSError``) and a job too large for memory. Files already written are left as they were, and the
+writers are resumable, so the same command resumes once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from simgan import __version__
-from simgan.errors import InputError
+from simgan.errors import InputError, describe_os_error
 
 __all__ = ["main", "build_parser", "commands"]
 
@@ -64,13 +67,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except InputError as e:
-        print(f"simgan {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(e))
+    except OSError as e:
+        return _fail(args.command, describe_os_error(e))
+    except MemoryError:
+        return _fail(args.command, "out of memory: choose a smaller --size, --batch-size or --n")
     except KeyboardInterrupt:
+        _end_bars()
         print(
             f"simgan {args.command}: interrupted (rerun with the same arguments to resume)", file=sys.stderr
         )
         return 130
+
+
+def _fail(command: str, message: str) -> int:
+    """Print the one error line (on a line of its own) and return exit code 2."""
+    _end_bars()
+    print(f"simgan {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _end_bars() -> None:
+    """Close progress bars an error left open, so the message starts on a fresh line."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 if __name__ == "__main__":

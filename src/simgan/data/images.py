@@ -49,6 +49,9 @@ _MODES = {
 _UNIDENTIFIED = "not a readable image (empty, corrupt, or not an image format Pillow knows)"
 
 
+_TOO_LARGE = f"image too large to decode safely (over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels)"
+
+
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
@@ -62,6 +65,8 @@ def read_header(path: str | Path) -> tuple[int, int, int, str]:
         raise InputError.at(path, "image file not found") from None
     except UnidentifiedImageError:
         raise InputError.at(path, _UNIDENTIFIED) from None
+    except Image.DecompressionBombError:
+        raise InputError.at(path, _TOO_LARGE) from None
     except (OSError, ValueError) as e:
         raise InputError.at(path, f"not a readable image ({e.__class__.__name__})") from None
     if mode not in _MODES:
@@ -99,6 +104,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise InputError.at(path, _UNIDENTIFIED) from None
+    except Image.DecompressionBombError:
+        raise InputError.at(path, _TOO_LARGE) from None
     except (OSError, ValueError, SyntaxError) as e:
         raise InputError.at(path, f"truncated or corrupt image ({e})") from None
     if arr.ndim == 2:

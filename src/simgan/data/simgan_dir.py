@@ -14,6 +14,7 @@ run ends with exactly the ids it was asked for, none lost or duplicated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -24,8 +25,9 @@ import numpy as np
 
 from simgan import atomic
 from simgan.data.images import read_image, write_png
+from simgan.data.labels import label_problem
 from simgan.data.source import TASKS, DatasetInfo, Sample, Source, register_layout
-from simgan.errors import InputError
+from simgan.errors import InputError, clip, first_difference
 
 __all__ = ["FORMAT", "VERSION", "SimganSource", "DatasetWriter"]
 
@@ -59,15 +61,25 @@ def _read_meta(root: Path) -> dict[str, Any]:
         raise InputError.at(path, f"'dtype' must be uint8 or uint16, got {meta.get('dtype')!r}")
     if meta.get("task") not in (None, *TASKS):
         raise InputError.at(path, f"unknown task {meta.get('task')!r} (known: {', '.join(TASKS)})")
+    classes = meta.get("classes")
+    if classes is not None and not (
+        isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
+    ):
+        raise InputError.at(path, f"'classes' must be a list of class names, got {classes!r:.60}")
     return meta
 
 
-def _scan_labels(root: Path, strict_tail: bool) -> tuple[list[str], list[str], np.ndarray, int]:
+def _scan_labels(
+    root: Path, strict_tail: bool, meta: dict[str, Any] | None = None
+) -> tuple[list[str], list[str], np.ndarray, int]:
     """Validate labels.jsonl; return ids, files, byte offsets of each line, and the good byte length.
 
     With ``strict_tail`` False (the writer resuming), a torn last line without a newline is tolerated
-    and excluded from the good length; everywhere else it is an error naming the line.
+    and excluded from the good length; everywhere else it is an error naming the line. With ``meta``
+    (a reader opening the dataset) every label is checked against its task (:func:`label_problem`).
     """
+    task = meta.get("task") if meta else None
+    n_classes = len(meta["classes"]) if meta and meta.get("classes") else None
     path = root / "labels.jsonl"
     ids: list[str] = []
     files: list[str] = []
@@ -89,6 +101,9 @@ def _scan_labels(root: Path, strict_tail: bool) -> tuple[list[str], list[str], n
             if not isinstance(rec, dict) or "id" not in rec or "file" not in rec or "label" not in rec:
                 raise InputError.at(path, f"line {lineno}: expected an object with id, file and label")
             sid, file = str(rec["id"]), rec["file"]
+            problem = label_problem(task, rec["label"], n_classes) if task else None
+            if problem is not None:
+                raise InputError.at(path, f"line {lineno}: {problem}")
             if sid in seen:
                 raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {seen[sid]})")
             if not isinstance(file, str) or not (root / file).resolve().is_relative_to(resolved_root):
@@ -98,6 +113,33 @@ def _scan_labels(root: Path, strict_tail: bool) -> tuple[list[str], list[str], n
             files.append(file)
             offsets.append(start)
     return ids, files, np.asarray(offsets, dtype=np.int64), pos
+
+
+def _drop_repeated_lines(path: Path) -> None:
+    """Remove lines of ``labels.jsonl`` that repeat an earlier line byte for byte.
+
+    Two writers that ran at once without a lock (an older simgan) commit the same sample twice; such
+    copies are the same sample, so a resumed writer keeps the first. Lines that share an id but differ
+    stay, and opening the folder then refuses the duplicate id.
+    """
+    seen: set[bytes] = set()
+    repeated = False
+    with open(path, "rb") as f:
+        for raw in f:
+            digest = hashlib.blake2b(raw, digest_size=16).digest()
+            repeated |= raw.endswith(b"\n") and digest in seen
+            seen.add(digest)
+    if not repeated:
+        return
+    seen.clear()
+    kept: list[bytes] = []
+    with open(path, "rb") as f:
+        for raw in f:
+            digest = hashlib.blake2b(raw, digest_size=16).digest()
+            if not (raw.endswith(b"\n") and digest in seen):
+                kept.append(raw)
+            seen.add(digest)
+    atomic.write_bytes(path, b"".join(kept))
 
 
 def _json_default(obj: Any) -> Any:
@@ -122,7 +164,7 @@ class SimganSource(Source):
         labels_path = root / "labels.jsonl"
         if not labels_path.is_file():
             raise InputError.at(labels_path, "missing (every simgan dataset has labels.jsonl)")
-        self.ids, self.files, self._offsets, _ = _scan_labels(root, strict_tail=True)
+        self.ids, self.files, self._offsets, _ = _scan_labels(root, strict_tail=True, meta=meta)
         if meta.get("count") is not None and meta["count"] != len(self.ids):
             raise InputError.at(
                 labels_path,
@@ -230,27 +272,38 @@ class DatasetWriter:
         if self.root.exists() and not self.root.is_dir():
             raise InputError.at(self.root, "exists and is not a folder")
         self.root.mkdir(parents=True, exist_ok=True)
+        self._same_provenance = require_same_provenance
+        self._lock = atomic.FolderLock(self.root).acquire()  # one writer per folder, before any change
+        try:
+            self._open()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self) -> None:
         self._ids: set[str] = set()
         labels = self.root / "labels.jsonl"
         if (self.root / "dataset.json").is_file():
             old = _read_meta(self.root)
             new = {**self.header}
             keys: tuple[str, ...] = _HEADER_KEYS
-            if require_same_provenance:
+            if self._same_provenance:
                 # Compare as JSON would store it (tuples become lists).
                 new["provenance"] = json.loads(json.dumps(self.provenance, default=_json_default))
                 keys += ("provenance",)
-            differs = [k for k in keys if old.get(k) != new[k]]
-            if differs:
+            found = first_difference({k: old.get(k) for k in keys}, {k: new[k] for k in keys})
+            if found is not None:
+                key, was, asked = found
                 raise InputError.at(
                     self.root,
-                    f"already holds a different dataset ({differs[0]}: {old.get(differs[0])!r} vs "
-                    f"{new[differs[0]]!r}); choose another output folder",
+                    f"already holds a different dataset ({key}: {clip(repr(was), 60)} there, "
+                    f"{clip(repr(asked), 60)} now); choose another output folder",
                 )
-        elif any(p.name != "images" for p in self.root.iterdir()):
+        elif any(p.name not in ("images", atomic.FolderLock.NAME) for p in self.root.iterdir()):
             raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
         (self.root / "images").mkdir(exist_ok=True)  # only now: a refused folder is left untouched
         if labels.is_file():
+            _drop_repeated_lines(labels)
             ids, _, _, good = _scan_labels(self.root, strict_tail=False)
             with open(labels, "r+b") as f:
                 f.truncate(good)  # drop a torn last line left by a kill mid-write
@@ -310,14 +363,25 @@ class DatasetWriter:
         atomic.write_json(self.root / "dataset.json", meta)
 
     def close(self, complete: bool = True) -> None:
-        """Flush labels; with ``complete`` mark the dataset finished (count written)."""
+        """Flush labels; with ``complete`` mark the dataset finished (count written), after checking
+        that ``labels.jsonl`` holds exactly the samples this writer knows of, each once."""
         if self._labels.closed:
             return
-        self._labels.flush()
-        os.fsync(self._labels.fileno())
-        self._labels.close()
-        if complete:
-            self._write_meta(complete=True)
+        try:
+            self._labels.flush()
+            os.fsync(self._labels.fileno())
+            self._labels.close()
+            if complete:
+                ids = _scan_labels(self.root, strict_tail=True)[0]
+                if len(ids) != len(self._ids) or set(ids) != self._ids:
+                    raise InputError.at(
+                        self.root / "labels.jsonl",
+                        f"holds {len(ids)} samples, but this run wrote {len(self._ids)}: another "
+                        "process wrote here; the dataset stays incomplete",
+                    )
+                self._write_meta(complete=True)
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> DatasetWriter:
         return self

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from collections import Counter
 from typing import Any
 
 from tqdm import tqdm
 
+from simgan.data.labels import label_problem
 from simgan.data.source import Source
 from simgan.errors import InputError
 
@@ -48,10 +48,7 @@ def summarize(source: Source, verify: bool = True, progress: bool = True) -> dic
 
 def _class_index(label: Any, classes: tuple[str, ...] | None, source: Source, index: int) -> int:
     """A classify label as a class index, or InputError naming the sample when it is not a valid one."""
-    if isinstance(label, bool) or not isinstance(label, numbers.Integral) or label < 0:
-        problem = f"class label {label!r} is not a class index"
-    elif classes is not None and label >= len(classes):
-        problem = f"class index {label} outside the {len(classes)} classes"
-    else:
+    problem = label_problem("classify", label, len(classes) if classes is not None else None)
+    if problem is None:
         return int(label)
     raise InputError.at(source.info.path, f"sample {source.sample_id(index)!r}: {problem}")

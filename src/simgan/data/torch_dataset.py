@@ -19,39 +19,28 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from simgan.data.images import to_float
+from simgan.data.labels import TARGET_SHAPES, label_problem
 from simgan.data.source import Source
 from simgan.errors import InputError
 
 __all__ = ["label_to_target", "ImageDataset", "make_loader"]
 
 
-_TARGET_SHAPES = {"gaze": ("gaze", (3,)), "handpose": ("uv", (14, 2))}
-
-
-def label_to_target(task: str | None, label: Any) -> torch.Tensor:
+def label_to_target(task: str | None, label: Any, n_classes: int | None = None) -> torch.Tensor:
     """Encode one label as the tensor a task model trains on (table in the module docstring).
 
     Raises:
-        ValueError: an unknown task, or a label that does not have the task's key and shape.
+        ValueError: the label breaks its task's rule (:func:`simgan.data.labels.label_problem`): a
+            missing key, a wrong shape, NaN or inf, a class index outside ``n_classes``.
     """
     if task is None or label is None:
         return torch.tensor(-1, dtype=torch.int64)
+    problem = label_problem(task, label, n_classes)
+    if problem is not None:
+        raise ValueError(problem)
     if task == "classify":
-        if isinstance(label, bool) or not isinstance(label, int | np.integer):
-            raise ValueError(f"classify label must be a class index, got {label!r}")
         return torch.tensor(int(label), dtype=torch.int64)
-    if task not in _TARGET_SHAPES:
-        raise ValueError(f"unknown task {task!r}")
-    key, shape = _TARGET_SHAPES[task]
-    if not isinstance(label, dict) or key not in label:
-        raise ValueError(f"{task} label must be an object with {key!r}, got {label!r:.80}")
-    try:
-        target = torch.tensor(label[key], dtype=torch.float32)
-    except (TypeError, ValueError):
-        raise ValueError(f"{task} label {key!r} is not numeric: {label[key]!r:.80}") from None
-    if tuple(target.shape) != shape:
-        raise ValueError(f"{task} label {key!r} has shape {tuple(target.shape)}, expected {shape}")
-    return target
+    return torch.tensor(label[TARGET_SHAPES[task][0]], dtype=torch.float32)
 
 
 class ImageDataset(Dataset):
@@ -70,6 +59,7 @@ class ImageDataset(Dataset):
         self.source = source
         self.indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.task = source.info.task
+        self._n_classes = len(source.info.classes) if source.info.classes else None
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -81,7 +71,7 @@ class ImageDataset(Dataset):
             return self._cache[j]
         sample = self.source.read(j)
         try:
-            target = label_to_target(self.task, sample.label)
+            target = label_to_target(self.task, sample.label, self._n_classes)
         except ValueError as e:  # a malformed label on disk is bad input: name the dataset and the sample
             raise InputError.at(self.source.info.path, f"sample {sample.id!r}: {e}") from None
         item = torch.from_numpy(to_float(sample.image)), target

@@ -49,6 +49,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 from tqdm.auto import tqdm
 
+from simgan import atomic
 from simgan.atomic import write_json
 from simgan.config import config_to_dict
 from simgan.data import ImageDataset, Source, make_loader, open_dataset
@@ -418,6 +419,7 @@ def c2st(
     }
 
 
+@atomic.one_writer("out")
 def evaluate_realism(
     a: str | Path | Source,
     b: str | Path | Source,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +78,7 @@ def run_demo(
     """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result."""
     out = Path(out)
     cfg = demo_config(quick, repeats, seed, methods)
+    overwrite = False
     if is_gap_folder(out):
         old = json.loads((out / "config.json").read_text())
         old.pop("_non_default", None)
@@ -86,7 +86,7 @@ def run_demo(
             if old.get("task") != "digits":
                 raise InputError.at(out, "holds another experiment: choose another --out")
             print(f"[demo] {out} holds a demo run with other settings: starting over")
-            shutil.rmtree(out)
-    result = run_gap(cfg, out, device=device, progress=progress)
+            overwrite = True  # cleared by run_gap, under the folder's lock
+    result = run_gap(cfg, out, device=device, progress=progress, overwrite=overwrite)
     print(format_gap(result, out))
     return result

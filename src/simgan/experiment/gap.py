@@ -276,13 +276,14 @@ def _check_or_save_config(cfg: GapConfig, real: RealData, out: Path) -> None:
             raise InputError.at(
                 out, f"holds an experiment with different {what}: choose another --out or pass --overwrite"
             )
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(p.name != atomic.FolderLock.NAME for p in out.iterdir()):
         raise InputError.at(out, "exists and is not an experiment folder: choose another --out")
     else:
         save_config(cfg, out / "config.json")
         atomic.write_json(out / "inputs.json", _inputs(real))
 
 
+@atomic.one_writer("out")
 def run_gap(
     cfg: GapConfig,
     out: str | Path,
@@ -312,11 +313,14 @@ def run_gap(
     if overwrite and out.exists():
         if not is_gap_folder(out):
             raise InputError.at(out, "is not an experiment folder (--overwrite deletes only those)")
-        shutil.rmtree(out)
+        for item in out.iterdir():  # everything but the lock this run holds
+            if item.name != atomic.FolderLock.NAME:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
     _check_or_save_config(cfg, real, out)
     data = out / "data"
 
-    log(f"[gap] real data ({'user folders' if real.unlabeled else 'embedded default'})")
+    default = "embedded default" if cfg.task == "digits" else "pseudo-real target"
+    log(f"[gap] real data ({'user folders' if real.unlabeled else default})")
     splits = _prepare_real(cfg, real, data, progress)
     test = splits["test"]
     assert test is not None and splits["unlabeled"] is not None

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simgan import atomic
 from simgan.data import Source, open_dataset
 from simgan.eval.label_preservation import (
     LabelsConfig,
@@ -84,6 +85,7 @@ def build_oracle(
     return model, about
 
 
+@atomic.one_writer("out")
 def evaluate_labels(
     synthetic: str | Path | Source,
     refined: str | Path | Source,

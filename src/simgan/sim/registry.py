@@ -26,9 +26,19 @@ from simgan.data.simgan_dir import DatasetWriter
 from simgan.data.source import DatasetInfo, open_dataset
 from simgan.errors import InputError
 
-__all__ = ["BATCH", "TARGETS", "Simulator", "SIMULATORS", "register_simulator", "get_simulator", "simulate"]
+__all__ = [
+    "BATCH",
+    "MAX_SIDE",
+    "TARGETS",
+    "Simulator",
+    "SIMULATORS",
+    "register_simulator",
+    "get_simulator",
+    "simulate",
+]
 
 BATCH = 256
+MAX_SIDE = 512  # a batch of BATCH float32 renders at 512x512 and its intermediates take a few GB
 TARGETS = ("synthetic", "pseudo-real")
 
 
@@ -121,6 +131,8 @@ def simulate(
             raise InputError(f"simulator {name!r} takes no options ({', '.join(options)})")
         sim = configure(**options)
     hw = sim.check_size(size or sim.default_size)
+    if max(hw) > MAX_SIDE:
+        raise InputError(f"--size {hw[0]}x{hw[1]}: simulators render at most {MAX_SIDE} px a side")
     provenance = {"simulator": name, "seed": seed, "target": target, "batch": BATCH, "n": n}
     if options:
         provenance["options"] = {k: str(v) for k, v in options.items()}

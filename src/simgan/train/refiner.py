@@ -46,7 +46,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from simgan import losses
+from simgan import atomic, losses
 from simgan.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from simgan.config import save_config
 from simgan.data.source import Source
@@ -293,6 +293,7 @@ def schedule(config: RefinerTrainConfig) -> list[Phase]:
 # The loop
 
 
+@atomic.one_writer("out")
 def train_refiner(
     synthetic: str | Path | Source,
     real: str | Path | Source,
@@ -335,7 +336,7 @@ def train_refiner(
     run, syn_src, real_src = Path(out), open_data(synthetic, "--synthetic"), open_data(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
     info = syn_src.info
-    cfg, checkpoint = load_resume(run, cfg, info, resume=resume)
+    cfg, checkpoint = load_resume(run, cfg, info, real_src.info, resume=resume)
     if cfg.preset == "auto":
         cfg = dataclasses.replace(
             cfg, preset=resolve_preset(info.height, info.width, info.channels, info.task)

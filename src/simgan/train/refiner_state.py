@@ -218,16 +218,17 @@ def build_state(
 
 
 def load_resume(
-    run: Path, cfg: RefinerTrainConfig, synthetic: DatasetInfo, *, resume: bool
+    run: Path, cfg: RefinerTrainConfig, synthetic: DatasetInfo, real: DatasetInfo, *, resume: bool
 ) -> tuple[RefinerTrainConfig, dict[str, Any] | None]:
     """The config to train with and the checkpoint to continue (None for a fresh run).
 
     With ``resume`` and a ``RUN/checkpoint.pt``, the saved config wins except for
     :data:`~simgan.train.refiner_config.RESUMABLE_FIELDS` (taken from ``cfg``) and an ``auto`` preset.
+    The data folders must be the ones the run trained on (the streams' positions index into them).
 
     Raises:
-        InputError: a resumed run that asks for another config or other image sizes, a corrupt
-            checkpoint, or a run folder that already holds a run while ``resume`` is False.
+        InputError: a resumed run that asks for another config, other data folders or other image
+            sizes, a corrupt checkpoint, or a run folder that already holds a run while ``resume`` is False.
     """
     ckpt_path = run / CHECKPOINT_NAME
     if not resume:
@@ -260,6 +261,14 @@ def load_resume(
             f"synthetic images are {synthetic.height}x{synthetic.width}x{synthetic.channels} but the run "
             f"being resumed trained on {image['height']}x{image['width']}x{image['channels']}",
         )
+    for role, info in (("synthetic", synthetic), ("real", real)):
+        trained_on = checkpoint.get("data", {}).get(role)
+        if trained_on is not None and Path(trained_on).resolve() != Path(info.path).resolve():
+            raise InputError.at(
+                run,
+                f"cannot change --{role} when resuming (the run trained on {trained_on}, asked "
+                f"{info.path}); train into a new --out instead",
+            )
     return dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUMABLE_FIELDS}), checkpoint
 
 

@@ -443,6 +443,7 @@ def _learner(
     )
 
 
+@atomic.one_writer("out")
 def train_task(
     cfg: TaskConfig,
     train: Sequence[Source],
