@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import IO
 
 import pytest
 
 from simgan import atomic
+from simgan.errors import InputError
 
 
 def test_write_json_round_trip_and_creates_parents(tmp_path: Path) -> None:
@@ -54,3 +56,35 @@ def test_interrupt_is_not_swallowed(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         atomic.atomic_write(tmp_path / "x", writer)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_locked_folder_refuses_a_second_holder_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "run"
+    with atomic.locked_folder(out):
+        assert (out / atomic.FolderLock.NAME).read_text() == str(os.getpid())
+        with pytest.raises(InputError, match="another simgan process is writing here"):
+            atomic.FolderLock(out).acquire()
+    assert out.is_dir() and not any(out.iterdir())  # the block succeeded: the folder stays, the lock goes
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ValueError), atomic.locked_folder(fresh):
+        raise ValueError("refused before writing anything")
+    assert not fresh.exists()  # a folder the call made is removed again when nothing was written
+    (tmp_path / "file").write_text("x")
+    with (
+        pytest.raises(InputError, match="exists and is not a folder"),
+        atomic.locked_folder(tmp_path / "file"),
+    ):
+        pass
+
+
+def test_one_writer_guards_the_named_argument(tmp_path: Path) -> None:
+    seen = []
+
+    @atomic.one_writer("out")
+    def job(data: int, out: Path | None = None) -> int:
+        seen.append(out is None or (out / atomic.FolderLock.NAME).is_file())
+        return data
+
+    assert job(1, out=tmp_path / "a") == 1 and job(2) == 2 and seen == [True, True]
+    with atomic.locked_folder(tmp_path / "b"), pytest.raises(InputError, match="another simgan process"):
+        job(3, tmp_path / "b")

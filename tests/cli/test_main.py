@@ -83,3 +83,23 @@ def test_console_script_bad_input_has_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == f"simgan inspect: error: {missing}: no such file or folder\n"
+
+
+def test_out_of_memory_and_bars_left_open_end_in_one_fresh_line(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tqdm import tqdm
+
+    import simgan.cli.inspect_cmd as inspect_cmd
+
+    def exhausts_memory(args: argparse.Namespace) -> int:
+        bar = tqdm(total=10, desc="work")  # a bar the error leaves open, as train-task's did
+        bar.update(3)
+        raise MemoryError
+
+    monkeypatch.setattr(inspect_cmd, "run", exhausts_memory)
+    code, _, err = run_cli("inspect", "anything")
+    assert code == 2 and "Traceback" not in err
+    assert err.endswith(
+        "\nsimgan inspect: error: out of memory: choose a smaller --size, --batch-size or --n\n"
+    )

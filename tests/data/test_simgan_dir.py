@@ -414,3 +414,50 @@ def test_detected_before_other_layouts(tmp_path: Path) -> None:
     assert open_dataset(out, "simgan").info.layout == "simgan"
     # its images/ folder alone is a plain folder layout
     assert open_dataset(out / "images").info.layout == "folder"
+
+
+def test_a_rerun_repairs_lines_two_unlocked_writers_repeated(tmp_path: Path) -> None:
+    """What two concurrent writers without a lock left (each sample committed twice, count claiming
+    half the lines) is refused by readers, and a rerun of the writer keeps one copy of each."""
+    out = tmp_path / "ds"
+    _write(out, 6)
+    lines = _lines(out)
+    (out / "labels.jsonl").write_bytes(b"".join(lines[:4] + lines[2:] + lines[5:]))  # s002-s005 twice
+    _refused(out, "line 5: duplicate id 's002' (first on line 3)")
+    _write(out, 8)
+    assert _lines(out)[:6] == lines
+    _check_complete(out, 8)
+
+
+def test_repeated_ids_with_other_content_are_not_repaired(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    _write(out, 3)
+    lines = _lines(out)
+    other = json.dumps({**json.loads(lines[1]), "label": 2}).encode() + b"\n"
+    (out / "labels.jsonl").write_bytes(b"".join([*lines, other]))
+    with pytest.raises(InputError, match="line 4: duplicate id 's001'"):
+        _write(out, 3)
+
+
+def test_close_marks_complete_only_what_this_writer_wrote(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    with pytest.raises(InputError, match="holds 3 samples, but this run wrote 2: another process wrote"):
+        with DatasetWriter(out, **HEADER) as w:
+            w.add("s000", _image(0), 0)
+            w.add("s001", _image(1), 1)
+            with open(out / "labels.jsonl", "ab") as intruder:  # a writer that ignored the lock
+                intruder.write(b'{"id":"x","file":"images/00000000.png","label":0}\n')
+    assert json.loads((out / "dataset.json").read_text())["complete"] is False
+
+
+def test_one_writer_per_folder(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    with DatasetWriter(out, **HEADER) as w:
+        w.add("s000", _image(0), 0)
+        with pytest.raises(
+            InputError, match=f"another simgan process is writing here \\(pid {os.getpid()}\\)"
+        ):
+            DatasetWriter(out, **HEADER)
+    assert not (out / ".simgan.lock").exists()  # released and removed at close
+    with DatasetWriter(out, **HEADER) as w:  # the next writer resumes
+        assert len(w) == 1
