@@ -192,3 +192,19 @@ def test_consistency_bad_input(run_cli: RunCli, data: tuple[Path, Path], tmp_pat
     )  # fmt: skip
     _one_line_error(code, out, err, "monitor_task.pt", "reads 8x8x1 images", "12x12x1")
     assert not (tmp_path / "out").exists() and not (tmp_path / "o2" / "checkpoint.pt").exists()
+
+
+def test_real_images_of_another_size_train_and_draw_grids(run_cli: RunCli, tmp_path: Path) -> None:
+    """D judges patches, so the real set may have another size; the grid shows it at x's size."""
+    syn = _simgan_set(tmp_path / "syn", 16, 0)
+    real = tmp_path / "real"
+    real.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(12):
+        write_png(real / f"{i:03d}.png", rng.integers(0, 256, (20, 30, 1), dtype=np.uint8))
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        "train-refiner", "--synthetic", syn, "--real", real, "--out", run, "--steps", "2", *FAST
+    )  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in (run / "grids").iterdir())[-1] == "step_0000005.png"

@@ -78,10 +78,17 @@ def test_shape_errors_name_both_shapes() -> None:
         refiner_grid(syn, syn[:2], syn)
     with pytest.raises(ValueError, match=r"same shape .* \(1, 8, 8\) and \(1, 8, 8\)"):
         refiner_grid(syn[0], syn[0], syn)  # not a batch
-    with pytest.raises(ValueError, match=r"real images must be \(M, 1, 8, 8\), got \(3, 3, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"real images must be \(M, 1, H', W'\), got \(3, 3, 8, 8\)"):
         refiner_grid(syn, syn, torch.zeros(3, 3, 8, 8))
-    with pytest.raises(ValueError, match=r"real images must be \(M, 1, 8, 8\), got \(1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"real images must be \(M, 1, H', W'\), got \(1, 8, 8\)"):
         refiner_grid(syn, syn, syn[0])
+
+
+def test_real_images_of_another_size_are_shown_at_the_synthetic_size() -> None:
+    """train-refiner allows a real set of another size (D sees patches); its grid column is resized."""
+    syn = torch.zeros(2, 1, 8, 8)
+    real = torch.ones(2, 1, 35, 55)
+    assert np.array_equal(refiner_grid(syn, syn, real), refiner_grid(syn, syn, torch.ones(2, 1, 8, 8)))
 
 
 def test_save_writes_the_grid_as_png(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from simgan.data.images import write_png
 
@@ -42,21 +43,21 @@ def refiner_grid(
     Args:
         synthetic: x, images in [-1, 1].
         refined: R(x), same shape as ``synthetic``.
-        real: real images y (any count; the first rows are used).
+        real: real images y (any count; the first rows are used), resized to x's size when theirs differs.
         max_rows: rows at most.
 
     Shape:
-        synthetic, refined: (N, C, H, W); real: (M, C, H, W); returns (H', W', C) uint8.
+        synthetic, refined: (N, C, H, W); real: (M, C, H', W'); returns (H', W', C) uint8.
     """
     if synthetic.shape != refined.shape or synthetic.ndim != 4:
         raise ValueError(
             f"synthetic and refined must have the same shape (N, C, H, W), got {tuple(synthetic.shape)} "
             f"and {tuple(refined.shape)}"
         )
-    if real.ndim != 4 or real.shape[1:] != synthetic.shape[1:]:
-        raise ValueError(
-            f"real images must be (M, {', '.join(map(str, synthetic.shape[1:]))}), got {tuple(real.shape)}"
-        )
+    if real.ndim != 4 or real.shape[1] != synthetic.shape[1]:
+        raise ValueError(f"real images must be (M, {synthetic.shape[1]}, H', W'), got {tuple(real.shape)}")
+    if real.shape[2:] != synthetic.shape[2:]:  # a real set of another size: shown at x's size
+        real = F.interpolate(real.float(), size=tuple(synthetic.shape[2:]), mode="bilinear", antialias=True)
     rows = min(max_rows, synthetic.shape[0], real.shape[0])
     diff = (refined[:rows] - synthetic[:rows]).abs() * 2.0 - 1.0  # |d| in [0, 1] -> [-1, 1] for display
     columns = [to_uint8(t[:rows]) for t in (synthetic, refined, diff, real)]  # each (rows, H, W, C)
