@@ -14,7 +14,6 @@ run ends with exactly the ids it was asked for, none lost or duplicated.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -70,13 +69,19 @@ def _read_meta(root: Path) -> dict[str, Any]:
 
 
 def _scan_labels(
-    root: Path, strict_tail: bool, meta: dict[str, Any] | None = None
+    root: Path,
+    strict_tail: bool,
+    meta: dict[str, Any] | None = None,
+    repeats: list[tuple[int, int]] | None = None,
 ) -> tuple[list[str], list[str], np.ndarray, int]:
     """Validate labels.jsonl; return ids, files, byte offsets of each line, and the good byte length.
 
     With ``strict_tail`` False (the writer resuming), a torn last line without a newline is tolerated
     and excluded from the good length; everywhere else it is an error naming the line. With ``meta``
     (a reader opening the dataset) every label is checked against its task (:func:`label_problem`).
+    With ``repeats`` (the writer resuming), a line that repeats an earlier line of its id byte for byte
+    is skipped and its (start, end) byte range appended there: two writers that ran at once without a
+    lock (an older simgan) commit the same sample twice. Lines that share an id but differ stay errors.
     """
     task = meta.get("task") if meta else None
     n_classes = len(meta["classes"]) if meta and meta.get("classes") else None
@@ -84,7 +89,7 @@ def _scan_labels(
     ids: list[str] = []
     files: list[str] = []
     offsets: list[int] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, int, int]] = {}  # id -> (line number, start, length) of its first line
     pos = 0
     resolved_root = root.resolve()
     with open(path, "rb") as f:
@@ -105,41 +110,24 @@ def _scan_labels(
             if problem is not None:
                 raise InputError.at(path, f"line {lineno}: {problem}")
             if sid in seen:
-                raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {seen[sid]})")
+                first, first_start, first_len = seen[sid]
+                if repeats is not None and raw == os.pread(f.fileno(), first_len, first_start):
+                    repeats.append((start, pos))
+                    continue
+                raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {first})")
             if not isinstance(file, str) or not (root / file).resolve().is_relative_to(resolved_root):
                 raise InputError.at(path, f"line {lineno}: file {file!r} lies outside the dataset folder")
-            seen[sid] = lineno
+            seen[sid] = (lineno, start, len(raw))
             ids.append(sid)
             files.append(file)
             offsets.append(start)
     return ids, files, np.asarray(offsets, dtype=np.int64), pos
 
 
-def _drop_repeated_lines(path: Path) -> None:
-    """Remove lines of ``labels.jsonl`` that repeat an earlier line byte for byte.
-
-    Two writers that ran at once without a lock (an older simgan) commit the same sample twice; such
-    copies are the same sample, so a resumed writer keeps the first. Lines that share an id but differ
-    stay, and opening the folder then refuses the duplicate id.
-    """
-    seen: set[bytes] = set()
-    repeated = False
+def _count_lines(path: Path) -> int:
+    """Newline-terminated lines of ``path``, read in 64 KiB blocks without parsing them."""
     with open(path, "rb") as f:
-        for raw in f:
-            digest = hashlib.blake2b(raw, digest_size=16).digest()
-            repeated |= raw.endswith(b"\n") and digest in seen
-            seen.add(digest)
-    if not repeated:
-        return
-    seen.clear()
-    kept: list[bytes] = []
-    with open(path, "rb") as f:
-        for raw in f:
-            digest = hashlib.blake2b(raw, digest_size=16).digest()
-            if not (raw.endswith(b"\n") and digest in seen):
-                kept.append(raw)
-            seen.add(digest)
-    atomic.write_bytes(path, b"".join(kept))
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 16), b""))
 
 
 def _json_default(obj: Any) -> Any:
@@ -303,10 +291,17 @@ class DatasetWriter:
             raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
         (self.root / "images").mkdir(exist_ok=True)  # only now: a refused folder is left untouched
         if labels.is_file():
-            _drop_repeated_lines(labels)
-            ids, _, _, good = _scan_labels(self.root, strict_tail=False)
-            with open(labels, "r+b") as f:
-                f.truncate(good)  # drop a torn last line left by a kill mid-write
+            repeats: list[tuple[int, int]] = []
+            ids, _, _, good = _scan_labels(self.root, strict_tail=False, repeats=repeats)
+            if repeats:  # keep one copy of each repeated sample (and drop a torn last line)
+                data, kept, at = labels.read_bytes()[:good], [], 0
+                for start, end in repeats:
+                    kept.append(data[at:start])
+                    at = end
+                atomic.write_bytes(labels, b"".join([*kept, data[at:]]))
+            else:
+                with open(labels, "r+b") as f:
+                    f.truncate(good)  # drop a torn last line left by a kill mid-write
             self._ids = set(ids)
         for folder in (self.root, self.root / "images"):
             for tmp in folder.glob(".*.tmp"):  # temp files of atomic writes a kill interrupted
@@ -371,12 +366,12 @@ class DatasetWriter:
             self._labels.flush()
             os.fsync(self._labels.fileno())
             self._labels.close()
-            if complete:
-                ids = _scan_labels(self.root, strict_tail=True)[0]
-                if len(ids) != len(self._ids) or set(ids) != self._ids:
+            if complete:  # every line is one of this writer's samples, so the counts must agree
+                n_lines = _count_lines(self.root / "labels.jsonl")
+                if n_lines != len(self._ids):
                     raise InputError.at(
                         self.root / "labels.jsonl",
-                        f"holds {len(ids)} samples, but this run wrote {len(self._ids)}: another "
+                        f"holds {n_lines} samples, but this run wrote {len(self._ids)}: another "
                         "process wrote here; the dataset stays incomplete",
                     )
                 self._write_meta(complete=True)

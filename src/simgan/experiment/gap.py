@@ -314,8 +314,10 @@ def run_gap(
         if not is_gap_folder(out):
             raise InputError.at(out, "is not an experiment folder (--overwrite deletes only those)")
         for item in out.iterdir():  # everything but the lock this run holds
-            if item.name != atomic.FolderLock.NAME:
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
+            if item.is_dir():
+                shutil.rmtree(item)
+            elif item.name != atomic.FolderLock.NAME:
+                item.unlink()
     _check_or_save_config(cfg, real, out)
     data = out / "data"
 

@@ -420,26 +420,19 @@ def _learner(
         return None
     offset = {"dann": 300, "self-train": 700}[phase_method]
     stream = to_device(target.stream(cfg.batch_size, cfg.seed * 1000 + offset), device)
+    common = {"weight": _adapt_weight(cfg), "generator": generator}
     if phase_method == "dann":
-        return DannLearner(
-            model,
-            cfg.task,
-            stream,
-            weight=_adapt_weight(cfg),
-            hidden=cfg.domain_hidden,
-            layers=cfg.domain_layers,
-            augment=target_augmenter(cfg.task, cfg.augment),
-            generator=generator,
-        )
+        augment = target_augmenter(cfg.task, cfg.augment)
+        layers = {"hidden": cfg.domain_hidden, "layers": cfg.domain_layers}
+        return DannLearner(model, cfg.task, stream, augment=augment, **layers, **common)
     return SelfTrainLearner(
         model,
         cfg.task,
         stream,
-        weight=_adapt_weight(cfg),
         confidence=cfg.pseudo_threshold,
         max_error=cfg.pseudo_max_error,
         ema_decay=cfg.ema_decay,
-        generator=generator,
+        **common,
     )
 
 
