@@ -28,12 +28,13 @@ FORBIDDEN: dict[str, set[str]] = {
     "experiment": {"cli"},
     "cli": set(),
 }
-BASE = {"errors", "atomic", "device", "config", "checkpoint", "gaze", "handpose", "__init__", "__main__"}
+BASE = {"errors", "atomic", "device", "distributed", "config", "checkpoint", "gaze", "handpose", "__init__"}
+ENTRY = {"__main__"}  # ``python -m simgan``: the command line's own layer
 
 
 def _layer(path: Path) -> str:
     first = path.relative_to(SRC).parts[0].removesuffix(".py")
-    return "base" if first in BASE else first
+    return "base" if first in BASE else "cli" if first in ENTRY else first
 
 
 def _imported(path: Path) -> set[str]:

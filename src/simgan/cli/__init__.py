@@ -6,6 +6,10 @@ Bad input anywhere (an :class:`~simgan.errors.InputError`) becomes one line on s
 so does an output the OS refuses to write (a path under a file, a read-only or full disk: an
 ``OSError``) and a job too large for memory. Files already written are left as they were, and the
 writers are resumable, so the same command resumes once the cause is fixed.
+
+Under torchrun (simgan.distributed) only the commands in :data:`JOB_COMMANDS` run; any other is refused,
+since N copies of it would write the same files. A rank that torchrun stops because another failed says
+so in one line (exit 1).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from simgan import __version__
+from simgan import __version__, distributed
 from simgan.errors import InputError, describe_os_error
 
-__all__ = ["main", "build_parser", "commands"]
+__all__ = ["main", "build_parser", "commands", "JOB_COMMANDS"]
+
+# The commands that run as one job of several torchrun processes.
+JOB_COMMANDS = ("train-refiner", "train-task", "refine")
 
 
 def commands() -> list[ModuleType]:
@@ -65,7 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simgan`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        ranks = distributed.ranks_from_env()
+        if ranks.active and args.command not in JOB_COMMANDS:
+            raise InputError(
+                f"runs in one process: start it without torchrun (under torchrun: {', '.join(JOB_COMMANDS)})"
+            )
+        code = int(args._run(args) or 0)
+        distributed.shutdown()
+        return code
+    except distributed.PeerStopped as e:
+        _end_bars()
+        print(f"simgan {args.command}: rank {distributed.ranks_from_env().rank}: {e}", file=sys.stderr)
+        return 1
     except InputError as e:
         return _fail(args.command, str(e))
     except OSError as e:

@@ -13,6 +13,9 @@ silhouette IoU), logged as labels/... in stats.jsonl; a fall below the threshold
 (--strict stops the run, exit 2), and RUN/best.pt keeps the latest adversarial step that kept the
 labels; simgan refine uses it. --consistency TASK_RUN adds CyCADA's semantic loss: a frozen
 train-task model must read R(x) as it reads x.
+
+Several processes: torchrun --nproc-per-node N -m simgan train-refiner ... (the same flags). Each rank
+draws --batch-size images of every batch (the global batch is N times it); rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from simgan import losses
+from simgan import distributed, losses
 from simgan.cli.common import ConfigFlags, add_device, config_overrides
 from simgan.config import run_config
 from simgan.nn import refiner as refiner_nn
@@ -107,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     except LabelPreservationError as e:
         print(f"simgan {NAME}: error: {e}", file=sys.stderr)
         return 2
+    if not distributed.ranks_from_env().main:
+        return 0  # rank 0 reports for the job
     s = result.stats
     acc = ""
     if "acc/D/real" in s:

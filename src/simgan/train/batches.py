@@ -5,6 +5,9 @@ exact, batch k of a stream depends only on (seed, k): epoch e visits the dataset
 from ``numpy.random.default_rng([seed, e])``, batches run across epoch boundaries, and a stream restarted
 at batch k yields what the uninterrupted stream yielded from batch k on.
 
+In a torchrun job (simgan.distributed) rank r of N takes its part of each global batch of ``b * N``
+indices, so the ranks together see exactly the batches one process with batch ``b * N`` would see.
+
 Small datasets (the 8x8 digits) are decoded once into one tensor and batches are gathered by indexing;
 large ones stream from disk through a DataLoader (optionally with worker processes). Only pixels are read:
 for a simgan dataset directory the image file is decoded without parsing its ``labels.jsonl`` line, so the
@@ -22,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from simgan.data.images import read_image, to_float
 from simgan.data.simgan_dir import SimganSource
 from simgan.data.source import Source
+from simgan.distributed import SINGLE, Ranks
 
 __all__ = ["SeededBatches", "ImagesOnly", "ImageStream"]
 
@@ -36,12 +40,15 @@ class SeededBatches:
         batch_size: b.
         seed: the stream's seed.
         start: index of the first batch yielded (the number already consumed before a resume).
+        ranks: in a job of N ranks, batch k is this rank's part of the global batch k of
+            ``batch_size * N`` indices (:meth:`simgan.distributed.Ranks.part`).
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, ranks: Ranks = SINGLE):
         if n < 1 or batch_size < 1 or start < 0:
             raise ValueError(f"need n >= 1, batch_size >= 1, start >= 0; got {n}, {batch_size}, {start}")
         self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+        self.ranks = ranks
         self._epoch = -1
         self._perm = np.empty(0, dtype=np.int64)
 
@@ -52,16 +59,17 @@ class SeededBatches:
         return self._perm
 
     def batch(self, k: int) -> np.ndarray:
-        """The indices of batch ``k`` (shape (batch_size,))."""
-        pos = k * self.batch_size
-        out = np.empty(self.batch_size, dtype=np.int64)
+        """The indices of batch ``k`` (shape (batch_size,)): this rank's part of the global batch k."""
+        size = self.batch_size * self.ranks.world
+        pos = k * size
+        out = np.empty(size, dtype=np.int64)
         filled = 0
-        while filled < self.batch_size:
+        while filled < size:
             epoch, offset = divmod(pos + filled, self.n)
-            take = min(self.batch_size - filled, self.n - offset)
+            take = min(size - filled, self.n - offset)
             out[filled : filled + take] = self._permutation(epoch)[offset : offset + take]
             filled += take
-        return out
+        return self.ranks.part(out)
 
     def __iter__(self) -> Iterator[list[int]]:
         k = self.start
@@ -103,6 +111,7 @@ class ImageStream:
         start: batches already consumed (resume point).
         num_workers: DataLoader workers when streaming from disk.
         preload_limit_bytes: decode the whole set into memory when its float32 size is at most this.
+        ranks: this process's ranks in a torchrun job (each batch is its part of the global one).
 
     Shape:
         each batch: (batch_size, C, H, W) float32 in [-1, 1] on the CPU.
@@ -116,10 +125,11 @@ class ImageStream:
         start: int = 0,
         num_workers: int = 0,
         preload_limit_bytes: int = PRELOAD_LIMIT_BYTES,
+        ranks: Ranks = SINGLE,
     ):
         self.source = source
         self.position = start  # batches handed out so far (the resume point)
-        self.sampler = SeededBatches(len(source), batch_size, seed, start)
+        self.sampler = SeededBatches(len(source), batch_size, seed, start, ranks)
         info = source.info
         nbytes = len(source) * info.channels * info.height * info.width * 4
         self._images: torch.Tensor | None = None

@@ -46,8 +46,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from simgan import atomic, losses
-from simgan.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from simgan import distributed, losses
+from simgan.checkpoint import CHECKPOINT_NAME
 from simgan.config import save_config
 from simgan.data.source import Source
 from simgan.device import select_device
@@ -75,6 +75,7 @@ from simgan.train.refiner_run import (
     notice,
     open_data,
     postfix,
+    save_state,
     write_grid,
 )
 from simgan.train.refiner_state import RefinerState, build_state, load_resume, truncate_stats
@@ -223,8 +224,8 @@ def discriminator_step(
 def _r_update(state: RefinerState, adversarial: bool) -> dict[str, torch.Tensor]:
     cfg = state.config
     values = refiner_step(
-        state.R,
-        state.D if adversarial else None,
+        state.R_train,
+        state.D if adversarial else None,  # D itself, not its DDP wrapper: it is frozen in an R update
         state.opt_R,
         state.batch("synthetic_R"),
         lambda_reg=cfg.lambda_reg,
@@ -246,7 +247,7 @@ def _d_update(state: RefinerState) -> dict[str, torch.Tensor]:
             refined = refine_images(state.R, state.batch("synthetic_D"), amp=state.amp)
             history.push(refined[: history.capacity - len(history)])
     synthetic, real = state.batch("synthetic_D"), state.batch("real")
-    values = discriminator_step(state.R, state.D, state.opt_D, synthetic, real, history, amp=state.amp)
+    values = discriminator_step(state.R, state.D_train, state.opt_D, synthetic, real, history, amp=state.amp)
     if state.sched_D is not None:
         state.sched_D.step()
     return values
@@ -293,7 +294,13 @@ def schedule(config: RefinerTrainConfig) -> list[Phase]:
 # The loop
 
 
-@atomic.one_writer("out")
+def _tensorboard(run: Path, step: int) -> Any:
+    from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
+
+    return SummaryWriter(str(run / "tb"), purge_step=step + 1)  # hide events a resumed run logs again
+
+
+@distributed.main_writer("out")
 def train_refiner(
     synthetic: str | Path | Source,
     real: str | Path | Source,
@@ -322,6 +329,10 @@ def train_refiner(
             refined, real, rows)`` with ``path`` = ``RUN/grids/step_XXXXXXX.png`` and the first ``rows``
             images of each set (on the CPU); :func:`simgan.viz.grids.save_refiner_grid` fits. None: no grids.
 
+    Under torchrun (simgan.distributed) every rank calls this with the same arguments: ``batch_size`` is
+    per rank, R and D train through DistributedDataParallel, and rank 0 alone writes the run folder
+    (``on_grid`` too); every rank returns the same result.
+
     Returns:
         The run folder, steps done, the last logged stats and the trained refiner (on the CPU).
 
@@ -333,20 +344,22 @@ def train_refiner(
     """
     cfg = config or RefinerTrainConfig()
     validate_config(cfg)
+    ranks = distributed.setup()
     run, syn_src, real_src = Path(out), open_data(synthetic, "--synthetic"), open_data(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
     info = syn_src.info
-    cfg, checkpoint = load_resume(run, cfg, info, real_src.info, resume=resume)
+    cfg, checkpoint = load_resume(run, cfg, info, real_src.info, resume=resume, ranks=ranks)
+    distributed.barrier(ranks)  # every rank has read the run folder before rank 0 changes it
     if cfg.preset == "auto":
         cfg = dataclasses.replace(
             cfg, preset=resolve_preset(info.height, info.width, info.channels, info.task)
         )
     check_data(syn_src, real_src, cfg.preset, cfg.global_adversarial)
-    dev = select_device(None if device is None else str(device))
+    dev = distributed.rank_device(select_device(None if device is None else str(device)), ranks)
     semantic = load_consistency(cfg, syn_src, dev)  # before any training: a bad --consistency fails fast
-    state = build_state(cfg, syn_src, real_src, dev, checkpoint)
+    state = build_state(cfg, syn_src, real_src, dev, checkpoint, ranks)
     state.consistency = semantic.term if semantic is not None else None
-    if resume:
+    if resume and ranks.main:
         truncate_stats(stats_path, state.step)  # drop lines logged after the checkpoint (no duplicates)
     phases = schedule(cfg)
     total = phases[-1].end
@@ -360,27 +373,36 @@ def train_refiner(
     n_grid = min(cfg.grid_rows, len(syn_src), len(real_src))
     grid_syn = torch.stack([ImagesOnly(syn_src)[i] for i in range(n_grid)])  # (n, C, H, W)
     grid_real = torch.stack([ImagesOnly(real_src)[i] for i in range(n_grid)])  # (n, C, H', W')
-    run.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run / "config.json")
+    if ranks.main:
+        run.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run / "config.json")
     # The label monitor (its classifier trains here, under a forked RNG: R's run is unchanged by it).
+    # Rank 0 trains and saves it; the other ranks then load the same weights.
     classifier = semantic.model if semantic is not None and semantic.task == "classify" else None
-    monitor, about = build_monitor(syn_src, cfg, run, dev, classifier)
+    monitor, about = build_monitor(syn_src, cfg, run, dev, classifier) if ranks.main else (None, "")
+    distributed.barrier(ranks)
+    if not ranks.main:
+        monitor, about = build_monitor(syn_src, cfg, run, dev, classifier)
     if progress or monitor is None:
         notice(about)
-    from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
-
-    tb = SummaryWriter(str(run / "tb"), purge_step=state.step + 1)  # hide events a resumed run logs again
+    tb = _tensorboard(run, state.step) if ranks.main else None
+    existed = ckpt_path.is_file()
     last_stats: dict[str, Any] = {}
 
     # --- Algorithm 1 -----------------------------------------------------------------------------------
     bar = tqdm(
-        total=total, initial=state.step, desc="train-refiner", disable=not progress, dynamic_ncols=True
+        total=total,
+        initial=state.step,
+        desc="train-refiner",
+        disable=not (progress and ranks.main),
+        dynamic_ncols=True,
     )
     t0 = time.perf_counter()
     try:
         for phase in phases:
             while phase.start <= state.step < phase.end:
-                floats = check_finite(phase.run(state), state.step + 1, phase.name, ckpt_path)
+                values = distributed.mean_values(phase.run(state), ranks)  # every rank logs the same
+                floats = check_finite(values, state.step + 1, phase.name, ckpt_path)
                 state.step += 1
                 done = state.step
                 state.averages.add(floats)
@@ -398,21 +420,26 @@ def train_refiner(
                     bar.set_postfix(postfix(last_stats), refresh=False)
                     if monitor is not None and monitored:
                         monitor_step(state, monitor, last_stats, run, ckpt_path)  # warn, --strict, best.pt
-                if on_grid is not None and (done % cfg.grid_every == 0 or done == total):
+                grid = on_grid is not None and (done % cfg.grid_every == 0 or done == total)
+                if grid and ranks.main:
                     write_grid(state, on_grid, run / "grids" / f"step_{done:07d}.png", grid_syn, grid_real)
                 if done % cfg.ckpt_every == 0 or done == total:
-                    tb.flush()
-                    save_checkpoint(ckpt_path, state.state_dict(), "refiner")
+                    if tb is not None:
+                        tb.flush()
+                    save_state(state, ckpt_path)
+                    existed = True
     finally:
         bar.close()
-        tb.close()
-    if not ckpt_path.is_file():
-        save_checkpoint(ckpt_path, state.state_dict(), "refiner")  # a run of zero steps: still a refiner
+        if tb is not None:
+            tb.close()
+    if not existed:
+        save_state(state, ckpt_path)  # a run of zero steps: still a refiner
     if monitor is not None and not (run / BEST_NAME).is_file():
         notice(
             f"no measured step of the adversarial phase kept the labels ({monitor.key} threshold "
             f"{monitor.threshold:g}): no {BEST_NAME}; simgan refine will use {CHECKPOINT_NAME}"
         )
+    distributed.barrier(ranks)  # rank 0's files are complete before any rank returns
     if not last_stats and stats_path.is_file():
         lines = stats_path.read_text(encoding="utf-8").splitlines()
         last_stats = json.loads(lines[-1]) if lines else {}

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from simgan.checkpoint import save_checkpoint
 from simgan.data.source import Source, open_dataset
+from simgan.distributed import ranks_from_env
 from simgan.errors import InputError
 from simgan.nn.discriminator import DISCRIMINATOR_PRESETS, output_size, receptive_field
 from simgan.nn.refiner import refine_images
@@ -38,6 +39,7 @@ __all__ = [
     "write_grid",
     "monitor_step",
     "notice",
+    "save_state",
 ]
 
 # Called as on_grid(path, synthetic, refined, real, rows), like simgan.viz.grids.save_refiner_grid.
@@ -49,7 +51,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 def notice(text: str) -> None:
-    """One line on stderr that does not break the progress bar."""
+    """One line on stderr that does not break the progress bar (rank 0's only, in a torchrun job)."""
+    if not ranks_from_env().main:
+        return
     tqdm.write(f"simgan train-refiner: {text}", file=sys.stderr)
 
 
@@ -110,7 +114,10 @@ def check_finite(values: dict[str, torch.Tensor], step: int, phase: str, ckpt: P
 def log_line(
     state: RefinerState, phase: str, stats: Path, tb: Any, t0: float, extra: dict[str, float] | None = None
 ) -> dict[str, Any]:
-    """Append one stats line (the averages since the last one, and ``extra``) to ``stats`` and TensorBoard."""
+    """Append one stats line (the averages since the last one, and ``extra``) to ``stats`` and TensorBoard.
+
+    With ``tb`` None (a torchrun rank other than 0) the line is made and returned, not written.
+    """
     done = state.step
     line = {
         "step": done,
@@ -122,6 +129,8 @@ def log_line(
     line["lr/R"] = state.opt_R.param_groups[0]["lr"]
     line["lr/D"] = state.opt_D.param_groups[0]["lr"]
     line["time/session_s"] = round(time.perf_counter() - t0, 3)
+    if tb is None:
+        return line
     with open(stats, "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
     for k, v in line.items():
@@ -184,4 +193,12 @@ def monitor_step(
     elif not was_passing and monitor.passes(value):
         notice(f"step {step}: {monitor.describe(value)} again")
     if best:
-        save_checkpoint(run / BEST_NAME, state.state_dict(), "refiner")
+        save_state(state, run / BEST_NAME)
+
+
+def save_state(state: RefinerState, path: Path) -> None:
+    """Write the state's checkpoint to ``path`` (rank 0 only; in a job every rank calls this, because
+    making the checkpoint gathers each rank's own part)."""
+    checkpoint = state.state_dict()
+    if state.ranks.main:
+        save_checkpoint(path, checkpoint, "refiner")

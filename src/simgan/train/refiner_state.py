@@ -17,8 +17,13 @@ reads back:
 | ``streams`` | batches each stream has handed out (``synthetic_R``, ``synthetic_D``, ``real``) |
 | ``monitor`` | the label monitor's state (simgan.train.label_monitor.MonitorState): last pass, best step |
 | ``rng`` | the torch RNG state |
+| ``world_size``, ``ranks`` | in a torchrun job: its number of ranks; each rank's ``history`` and ``rng`` |
 
 On the CPU with a fixed seed a run restored from this dict continues exactly as the uninterrupted run.
+In a job of N ranks (simgan.distributed) R and D train through DistributedDataParallel (``R_train``,
+``D_train``); each rank keeps its own history buffer (the paper's rule, applied to the rank's own b/2
+refined images: no images cross the network), and the checkpoint gathers the buffers of all ranks, so a
+job resumed with the same N continues as it would have.
 :func:`load_resume` checks that a resumed run asks for the same training as the one on disk, and
 :func:`truncate_stats` drops the stats lines a resumed run will log again.
 """
@@ -34,11 +39,12 @@ from typing import Any
 
 import torch
 
-from simgan import atomic
+from simgan import atomic, distributed
 from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from simgan.config import config_from_dict, config_to_dict
 from simgan.data.source import DatasetInfo, Source
 from simgan.device import seed_everything
+from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
 from simgan.nn.discriminator import Discriminator, build_discriminator
 from simgan.nn.refiner import Refiner, build_refiner
@@ -90,6 +96,8 @@ class RefinerState:
     amp: bool
     R: Refiner
     D: Discriminator
+    R_train: torch.nn.Module  # R, or R in DistributedDataParallel: the forward of an R update
+    D_train: torch.nn.Module  # likewise D, for a D update
     opt_R: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
     sched_R: Scheduler | None
@@ -104,6 +112,7 @@ class RefinerState:
     # it is rebuilt from the config's frozen task model.
     consistency: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     step: int = 0
+    ranks: Ranks = SINGLE
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -118,9 +127,20 @@ class RefinerState:
         batch = next(self.streams[name])
         return batch.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
 
-    def state_dict(self) -> dict[str, Any]:
-        """The checkpoint dict (see the module docstring): plain state dicts, tensors, numbers, strings."""
+    def _own(self) -> dict[str, Any]:
+        """What differs between the ranks of a job: the history buffer and the RNG."""
         return {
+            "history": self.history.state_dict() if self.history is not None else None,
+            "rng": {"torch": torch.get_rng_state()},
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint dict (see the module docstring): plain state dicts, tensors, numbers, strings.
+
+        In a job this is a collective (each rank's own part is gathered): every rank calls it.
+        """
+        own = distributed.gather(self._own(), self.ranks)
+        state = {
             "step": self.step,
             "iteration": adversarial_iteration(self.config, self.step),
             "config": config_to_dict(self.config),
@@ -136,11 +156,19 @@ class RefinerState:
             "averages": self.averages.state_dict(),
             "streams": {k: s.position for k, s in self.streams.items()},
             "monitor": self.monitor.state_dict(),
-            "rng": {"torch": torch.get_rng_state()},
+            **own[0],
         }
+        if self.ranks.active:
+            state.update(world_size=self.ranks.world, ranks=own)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a checkpoint dict of a run with the same config (sets the global torch RNG state)."""
+        """Restore a checkpoint dict of a run with the same config (sets the global torch RNG state).
+
+        A job's checkpoint restores each rank's own buffer and RNG; the number of ranks must match.
+        """
+        if self.ranks.active:
+            state = {**state, **state["ranks"][self.ranks.rank]}
         self.R.load_state_dict(state["R"])
         self.D.load_state_dict(state["D"])
         self.opt_R.load_state_dict(state["opt_R"])
@@ -166,12 +194,15 @@ def build_state(
     real: Source,
     device: torch.device,
     checkpoint: dict[str, Any] | None = None,
+    ranks: Ranks = SINGLE,
 ) -> RefinerState:
     """R, D, optimizers, schedulers, buffer and streams for ``cfg`` (a resolved preset), restored from
     ``checkpoint`` when given.
 
     Seeds: ``cfg.seed`` initialises the weights; the streams of synthetic batches for R updates and for D
-    updates and of real batches use ``seed + 0``, ``+ 1``, ``+ 2``, the buffer ``seed + 3``.
+    updates and of real batches use ``seed + 0``, ``+ 1``, ``+ 2``, the buffer ``seed + 3`` (plus
+    ``1000 * rank`` in a job, so that the ranks' buffers replace different slots).
+    In a job every rank draws its part of each global batch: ``cfg.batch_size`` is per rank.
     """
     amp = cfg.amp and device.type == "cuda"
     memory_format = torch.channels_last if amp else torch.contiguous_format
@@ -193,6 +224,8 @@ def build_state(
     opt_R, opt_D = optimizer(cfg.optimizer_r, R, cfg.lr_r), optimizer(cfg.optimizer_d, D, cfg.lr_d)
     # With a buffer D's refined side is b/2 current + b/2 history images, without it b current ones.
     half = cfg.batch_size // 2 if cfg.history else cfg.batch_size
+    stream_kw = {"num_workers": cfg.num_workers, "ranks": ranks}
+    history_seed = cfg.seed + 3 + 1000 * ranks.rank
     state = RefinerState(
         config=cfg,
         device=device,
@@ -203,14 +236,17 @@ def build_state(
         opt_D=opt_D,
         sched_R=scheduler(cfg.scheduler_r, opt_R),
         sched_D=scheduler(cfg.scheduler_d, opt_D),
-        history=HistoryBuffer(cfg.history_size, seed=cfg.seed + 3) if cfg.history else None,
+        history=HistoryBuffer(cfg.history_size, seed=history_seed) if cfg.history else None,
         streams={
-            "synthetic_R": ImageStream(synthetic, cfg.batch_size, cfg.seed + 0, num_workers=cfg.num_workers),
-            "synthetic_D": ImageStream(synthetic, half, cfg.seed + 1, num_workers=cfg.num_workers),
-            "real": ImageStream(real, cfg.batch_size, cfg.seed + 2, num_workers=cfg.num_workers),
+            "synthetic_R": ImageStream(synthetic, cfg.batch_size, cfg.seed + 0, **stream_kw),
+            "synthetic_D": ImageStream(synthetic, half, cfg.seed + 1, **stream_kw),
+            "real": ImageStream(real, cfg.batch_size, cfg.seed + 2, **stream_kw),
         },
         image={"channels": info.channels, "height": info.height, "width": info.width, "dtype": info.dtype},
         data={"synthetic": str(info.path), "real": str(real.info.path)},
+        R_train=distributed.wrap(R, ranks),
+        D_train=distributed.wrap(D, ranks),
+        ranks=ranks,
     )
     if checkpoint is not None:
         state.load_state_dict(checkpoint)
@@ -218,13 +254,20 @@ def build_state(
 
 
 def load_resume(
-    run: Path, cfg: RefinerTrainConfig, synthetic: DatasetInfo, real: DatasetInfo, *, resume: bool
+    run: Path,
+    cfg: RefinerTrainConfig,
+    synthetic: DatasetInfo,
+    real: DatasetInfo,
+    *,
+    resume: bool,
+    ranks: Ranks = SINGLE,
 ) -> tuple[RefinerTrainConfig, dict[str, Any] | None]:
     """The config to train with and the checkpoint to continue (None for a fresh run).
 
     With ``resume`` and a ``RUN/checkpoint.pt``, the saved config wins except for
     :data:`~simgan.train.refiner_config.RESUMABLE_FIELDS` (taken from ``cfg``) and an ``auto`` preset.
-    The data folders must be the ones the run trained on (the streams' positions index into them).
+    The data folders must be the ones the run trained on (the streams' positions index into them), and
+    a torchrun job must have as many ranks as the one that wrote the checkpoint.
 
     Raises:
         InputError: a resumed run that asks for another config, other data folders or other image
@@ -240,6 +283,7 @@ def load_resume(
     if not ckpt_path.is_file():
         return cfg, None
     checkpoint = load_checkpoint(ckpt_path, "refiner")
+    distributed.check_world(checkpoint, ranks, ckpt_path)
     saved = config_from_dict(RefinerTrainConfig, checkpoint["config"], str(ckpt_path))
     for f in dataclasses.fields(RefinerTrainConfig):
         if f.name in RESUMABLE_FIELDS or (f.name == "preset" and cfg.preset == "auto"):
