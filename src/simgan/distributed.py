@@ -40,6 +40,8 @@ from simgan.errors import InputError
 __all__ = [
     "Ranks",
     "PeerStopped",
+    "stop_quietly",
+    "lost_peer",
     "ranks_from_env",
     "setup",
     "rank_device",
@@ -58,8 +60,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 TIMEOUT = timedelta(minutes=30)
 
 
+STOPPED = (
+    "the checkpoints on disk are the last complete ones: rerun the job with --resume once the cause is fixed"
+)
+
+
 class PeerStopped(RuntimeError):
     """torchrun stopped this rank (SIGTERM), usually because another rank of the job failed."""
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Whether ``error`` is a collective that failed because another rank went away (gloo or nccl)."""
+    if isinstance(error, PeerStopped | dist.DistError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and any(w in text for w in ("gloo", "nccl", "closed by peer"))
 
 
 @dataclass(frozen=True)
@@ -119,10 +134,7 @@ def ranks_from_env() -> Ranks:
 
 
 def _stop(signum: int, frame: Any) -> None:
-    raise PeerStopped(
-        "stopped by the launcher (another process of the job failed or was interrupted); "
-        "the checkpoints on disk are the last complete ones: rerun with --resume"
-    )
+    raise PeerStopped("stopped by the launcher (another process of the job failed or was interrupted)")
 
 
 def setup() -> Ranks:
@@ -138,6 +150,11 @@ def setup() -> Ranks:
     dist.init_process_group(backend, rank=ranks.rank, world_size=ranks.world, timeout=TIMEOUT)
     signal.signal(signal.SIGTERM, _stop)
     return ranks
+
+
+def stop_quietly() -> None:
+    """From now on SIGTERM ends the process at once (after a failure has been reported)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def rank_device(device: torch.device, ranks: Ranks) -> torch.device:
@@ -161,7 +178,7 @@ def wrap(module: nn.Module, ranks: Ranks) -> nn.Module:
         return module
     device = next(module.parameters()).device
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=True)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def mean_values(values: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +160,83 @@ def test_a_two_rank_train_refiner_writes_one_run_and_resumes(data: tuple[Path, P
     assert alone.returncode == 2 and alone.stderr.count("\n") == 1, alone.stderr
     assert "trained by 2 process(es)" in alone.stderr
     assert load_checkpoint(run / "checkpoint.pt", "refiner")["step"] == 6  # nothing changed
+
+
+def _task_args(syn: Path, out: Path, *extra: str | Path) -> list[str | Path]:
+    args = ["-m", "simgan", "train-task", "classify", "--train", syn, "--test", syn, "--out", out]
+    return [*args, "--epochs", "3", "--min-steps", "0", "--val-fraction", "0", "--device", "cpu", *extra]
+
+
+def test_two_rank_train_task_of_half_the_batch_matches_one_process(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    syn, _ = data
+    job = _torchrun(*_task_args(syn, tmp_path / "job", "--batch-size", "4", "--json"))
+    one = _simgan(*_task_args(syn, tmp_path / "one", "--batch-size", "8", "--json")[2:])
+    assert job.returncode == 0 and one.returncode == 0, job.stderr[-2000:] + one.stderr[-2000:]
+    a, b = json.loads(job.stdout), json.loads(one.stdout)  # one JSON document: rank 0 alone prints
+    assert a["steps"] == b["steps"] == 3 * 5  # 40 images, a global batch of 8
+    assert a["accuracy"] == b["accuracy"]
+    wa = load_checkpoint(tmp_path / "job" / "best.pt", "task")["model"]
+    wb = load_checkpoint(tmp_path / "one" / "best.pt", "task")["model"]
+    assert wa.keys() == wb.keys() and all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
+    lines = (tmp_path / "job" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]  # one writer
+
+
+@pytest.mark.parametrize("method", ["dann", "self-train"])
+def test_two_rank_adaptation_runs(method: str, data: tuple[Path, Path], tmp_path: Path) -> None:
+    syn, real = data
+    extra = ["--batch-size", "4", "--adapt", method, "--target", real, "--json"]
+    job = _torchrun(*_task_args(syn, tmp_path / "run", *extra))
+    assert job.returncode == 0, job.stderr[-3000:]
+    metrics = json.loads(job.stdout)
+    assert metrics["adapt"] == method and 0.0 <= metrics["accuracy"] <= 1.0
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def _rank_pid(launcher: int, rank: int) -> int | None:
+    """The pid of the worker of ``rank`` that the torchrun process ``launcher`` started (None: not yet)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            environ = (stat.parent / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == launcher and f"RANK={rank}".encode() in environ:
+            return int(stat.parent.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find a rank's process")
+def test_a_dead_rank_stops_the_job_and_the_checkpoint_stays_whole(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    syn, real = data
+    run = tmp_path / "run"
+    args = ["train-refiner", "--synthetic", syn, "--real", real, "--out", run, *FAST, "--batch-size", "4"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
+    job = subprocess.Popen(
+        [*cmd, "simgan", *map(str, args), "--steps", "100000", "--ckpt-every", "1"],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoint.pt").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pid = _rank_pid(job.pid, 1)
+        assert pid is not None and (run / "checkpoint.pt").is_file()
+        os.kill(pid, signal.SIGKILL)
+        _, err = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode != 0
+    assert "simgan train-refiner: rank 0: " in err and "rerun the job with --resume" in err, err[-2000:]
+    assert "[rank0]:" not in err  # no traceback of rank 0 (torchrun's own report of the failure follows)
+    ckpt = load_checkpoint(run / "checkpoint.pt", "refiner")  # whole: it loads
+    again = _torchrun("-m", "simgan", *args, "--steps", str(ckpt["iteration"] + 2), "--resume")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert load_checkpoint(run / "checkpoint.pt", "refiner")["iteration"] == ckpt["iteration"] + 2

@@ -80,9 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args._run(args) or 0)
         distributed.shutdown()
         return code
-    except distributed.PeerStopped as e:
+    except RuntimeError as e:
+        if not distributed.ranks_from_env().active or not distributed.lost_peer(e):
+            raise
+        distributed.stop_quietly()  # a second SIGTERM from torchrun ends the process without a traceback
         _end_bars()
-        print(f"simgan {args.command}: rank {distributed.ranks_from_env().rank}: {e}", file=sys.stderr)
+        rank = distributed.ranks_from_env().rank
+        what = str(e) if isinstance(e, distributed.PeerStopped) else "lost contact with another process"
+        print(f"simgan {args.command}: rank {rank}: {what}; {distributed.STOPPED}", file=sys.stderr)
         return 1
     except InputError as e:
         return _fail(args.command, str(e))

@@ -6,6 +6,8 @@ is evaluated once, at the end. --finetune DIR pre-trains on the --train sets, th
 real labels in DIR at lr * --finetune-lr-factor for --finetune-epochs (default: half of --epochs).
 Training takes at least --epochs epochs and at least --min-steps optimizer steps, so a small set converges.
 --adapt dann|self-train --target DIR adapts to unlabelled real images (docs/train_task.md).
+Several processes: torchrun --nproc-per-node N -m simgan train-task ... (the same flags); --batch-size is
+per rank, so a step takes N times as many images; rank 0 writes RUN and prints the result.
 
 RUN receives config.json, history.jsonl (one line per epoch), best.pt and last.pt (plain-dict checkpoints),
 metrics.json (classify: accuracy, confusion; gaze: angular_error_deg, within_deg; handpose: mean_error_px,
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from simgan import distributed
 from simgan.cli.common import ConfigFlags, add_format, add_json, config_overrides, print_json, print_table
 from simgan.config import load_config
 from simgan.data import augment, open_dataset, source
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
         on_curves=plot_curves,
     )
+    if not distributed.ranks_from_env().main:
+        return 0  # rank 0 reports for the job
     if args.json:
         print_json(metrics)
         return 0

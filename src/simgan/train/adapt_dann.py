@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import nn
 
+from simgan import distributed
 from simgan.adapt.dann import DomainAdversary
 from simgan.adapt.grl import dann_alpha
 from simgan.data.augment import Augmenter
@@ -60,6 +61,7 @@ class DannLearner(Learner):
         super().__init__(model, task)
         device = next(model.parameters()).device
         self.adversary = DomainAdversary(int(model.feature_dim), hidden, layers).to(device)
+        self.adversary_net: nn.Module = self.adversary
         self.target = target
         self.weight = weight
         self.augment = augment
@@ -68,16 +70,20 @@ class DannLearner(Learner):
     def parameters(self) -> Iterable[nn.Parameter]:
         return self.adversary.parameters()
 
+    def distribute(self, ranks: distributed.Ranks) -> None:
+        super().distribute(ranks)
+        self.adversary_net = distributed.wrap(self.adversary, ranks)
+
     def train(self) -> None:
         self.model.train()
         self.adversary.train()
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, step: int, total: int) -> torch.Tensor:
         x_t = augment_images(self.augment, next(self.target), y, self.generator)  # (B_t, C, H, W)
-        out_s, f_s = self.model(x, with_features=True)  # (B, ...), (B, F)
-        _, f_t = self.model(x_t, with_features=True)  # (B_t, F)
+        out_s, f_s = self.net(x, with_features=True)  # (B, ...), (B, F)
+        _, f_t = self.net(x_t, with_features=True)  # (B_t, F)
         alpha = self.weight * dann_alpha(min(1.0, step / max(1, total)))
-        adv = self.adversary(f_s, f_t, alpha=alpha)
+        adv = self.adversary_net(f_s, f_t, alpha=alpha)
         self.stats.add("domain/loss", float(adv.loss.detach()))
         self.stats.add("domain/accuracy", float(adv.accuracy))
         self.stats.add("domain/alpha", alpha)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import nn
 
+from simgan import distributed
 from simgan.data.augment import Augmenter
 from simgan.nn.task_model import task_loss
 
@@ -43,6 +44,10 @@ class Learner:
     Subclasses add an unlabelled term and may own extra parameters (DANN's domain classifier G_d) or
     state updated after each optimizer step (the mean teacher's EMA).
 
+    A step's forward passes go through ``self.net``: the model itself, or, after :meth:`distribute` in a
+    torchrun job, the model in DistributedDataParallel. ``self.model`` stays the bare network (its
+    state dict is what is validated and saved).
+
     Args:
         model: the task network being trained.
         task: classify, gaze or handpose.
@@ -50,8 +55,13 @@ class Learner:
 
     def __init__(self, model: nn.Module, task: str):
         self.model = model
+        self.net: nn.Module = model
         self.task = task
         self.stats = StepStats()
+
+    def distribute(self, ranks: distributed.Ranks) -> None:
+        """Train through DistributedDataParallel in a job of several ranks (no-op in one process)."""
+        self.net = distributed.wrap(self.model, ranks)
 
     def parameters(self) -> Iterable[nn.Parameter]:
         """Parameters the optimizer updates besides the task network's (none for the supervised step)."""
@@ -73,7 +83,7 @@ class Learner:
         Shape:
             x: (B, C, H, W); y: task targets (:func:`simgan.data.label_to_target`); returns a scalar.
         """
-        return task_loss(self.model, self.task, self.model(x), y)
+        return task_loss(self.model, self.task, self.net(x), y)
 
     def after_step(self) -> None:
         """Called after every optimizer step (no-op for the supervised step)."""

@@ -109,7 +109,7 @@ class SelfTrainLearner(Learner):
         return x_w, p1, error <= self.max_error
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, step: int, total: int) -> torch.Tensor:
-        supervised = task_loss(self.model, self.task, self.model(x), y)
+        supervised = task_loss(self.model, self.task, self.net(x), y)
         x_w, label, keep = self.pseudo_labels(next(self.target))
         self.stats.add("self_train/mask_rate", float(keep.float().mean()))
         if not bool(keep.any()):
@@ -120,7 +120,7 @@ class SelfTrainLearner(Learner):
         x_s, y_s = random_jitter(x_s, y_s, self.task, self.generator, brightness=0.0, contrast=0.2)
         noise = torch.randn(x_s.shape, generator=self.generator).to(x_s.device, x_s.dtype)
         x_s = (x_s + STRONG_NOISE * noise).clamp(-1.0, 1.0)
-        unlabelled = task_loss(self.model, self.task, self.model(x_s), y_s) * keep.float().mean()
+        unlabelled = task_loss(self.model, self.task, self.net(x_s), y_s) * keep.float().mean()
         self.stats.add("self_train/loss", float(unlabelled.detach()))
         return supervised + self.weight * unlabelled
 

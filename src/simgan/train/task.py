@@ -35,12 +35,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from simgan import atomic
+from simgan import atomic, distributed
 from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
 from simgan.data.source import DatasetInfo, Source
 from simgan.device import seed_everything, select_device
+from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
 from simgan.eval.metrics import METRICS, selection_metric
 from simgan.eval.task_eval import evaluate, evaluate_batches
@@ -201,14 +202,15 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k in METRICS and METRICS[k].higher_is_better is not None}
 
 
-def planned_epochs(cfg: TaskConfig, n_train: int, epochs: int | None = None) -> int:
+def planned_epochs(cfg: TaskConfig, n_train: int, epochs: int | None = None, world: int = 1) -> int:
     """Epochs of a phase: ``epochs`` (default ``cfg.epochs``), raised to reach ``cfg.min_steps`` steps.
 
     With 900 training images at batch 128 (8 steps an epoch) and the default floor of 1500 steps that is
-    188 epochs; with 100,000 images the 10 epochs (7820 steps) already pass the floor.
+    188 epochs; with 100,000 images the 10 epochs (7820 steps) already pass the floor. In a job of
+    ``world`` ranks a step takes ``batch_size * world`` images.
     """
     epochs = cfg.epochs if epochs is None else epochs
-    per_epoch = max(1, -(-n_train // cfg.batch_size))
+    per_epoch = max(1, -(-n_train // (cfg.batch_size * world)))
     return max(epochs, -(-cfg.min_steps // per_epoch))
 
 
@@ -222,8 +224,10 @@ def _train_epoch(
     bar: tqdm,
     step: int,
     total: int,
+    ranks: Ranks = SINGLE,
 ) -> tuple[float, int]:
-    """One pass over ``batches``: augment, step; returns the mean training loss and the steps taken."""
+    """One pass over ``batches``: augment, step; returns the mean training loss (of all ranks, in a
+    job) and the steps taken."""
     learner.train()
     sum_loss, n, taken = 0.0, 0, 0
     for x, y in batches:
@@ -239,7 +243,8 @@ def _train_epoch(
         n += len(x)
         taken += 1
         bar.update(1)
-    return sum_loss / max(n, 1), taken
+    sums = distributed.mean_values({"loss": torch.tensor(sum_loss), "n": torch.tensor(float(n))}, ranks)
+    return float(sums["loss"]) / max(float(sums["n"]), 1.0), taken
 
 
 def _fit(
@@ -260,17 +265,21 @@ def _fit(
     progress: bool,
     learner: Learner | None = None,
     min_steps: int = 0,
+    ranks: Ranks = SINGLE,
 ) -> tuple[dict[str, Any], int]:
     """Train ``model`` in place for one phase; leave it holding the best-validation weights.
 
     ``learner`` computes each step's loss (default: the supervised one); early stopping waits for
-    ``min_steps`` optimizer steps.
+    ``min_steps`` optimizer steps. In a job of several ``ranks`` the learner trains through DDP on the
+    rank's part of each batch; every rank validates on the whole split (the same weights give the same
+    scores, so every rank selects the same epoch), and rank 0 alone writes.
 
     Returns:
         The best epoch's record (``epoch``, ``step``, ``phase`` and validation scores) and the number of
         optimizer steps the phase took.
     """
     learner = learner or Learner(model, cfg.task)
+    learner.distribute(ranks)
     params = [*model.parameters(), *learner.parameters()]
     optimizer = build_optimizer(
         cfg.optimizer, params, lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum
@@ -283,17 +292,18 @@ def _fit(
     best_score: tuple[float, float] = (-np.inf, -np.inf)
     stale, last_write, step = 0, time.perf_counter(), 0
     base_seed = cfg.seed * 1000 + {"finetune": 500, "self-train": 700}.get(phase, 0)
-    total = epochs * train.num_batches(cfg.batch_size)
+    total = epochs * train.num_batches(cfg.batch_size, ranks)
     bar = tqdm(total=total, desc=phase, unit="batch", disable=not progress)
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        batches = train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch)
+        batches = train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch, ranks=ranks)
         train_loss, taken = _train_epoch(
-            learner, batches, optimizer, device, augment, generator, bar, step, total
+            learner, batches, optimizer, device, augment, generator, bar, step, total, ranks
         )
         step += taken
         record: dict[str, Any] = {"phase": phase, "epoch": epoch, "step": step, "train/loss": train_loss}
-        record.update(learner.epoch_stats())  # domain/loss, self_train/mask_rate, ...
+        stats = {k: torch.tensor(v) for k, v in learner.epoch_stats().items()}
+        record.update({k: float(v) for k, v in distributed.mean_values(stats, ranks).items()})
         record["lr"] = optimizer.param_groups[0]["lr"]
         if scheduler is not None:
             scheduler.step()
@@ -308,8 +318,9 @@ def _fit(
             score = (float(epoch), 0.0)  # the last epoch is the best one
         record["time_s"] = round(time.perf_counter() - t0, 4)
         history.append(record)
-        with open(out / "history.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        if ranks.main:
+            with open(out / "history.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
         shown = {k.replace("/", "_"): f"{v:.4g}" for k, v in record.items() if k.startswith(("train", "val"))}
         bar.set_postfix(shown)
         last = _checkpoint(model.state_dict(), optimizer.state_dict(), phase, epoch, record, cfg, spec)
@@ -322,13 +333,15 @@ def _fit(
         stop = bool(cfg.patience) and stale >= cfg.patience and step >= min_steps
         # Serialising every epoch would dominate short epochs: write at most every checkpoint_interval_s,
         # and always when the phase ends (so the files on disk end up exactly the returned state).
-        if stop or epoch == epochs or time.perf_counter() - last_write >= cfg.checkpoint_interval_s:
+        due = stop or epoch == epochs or time.perf_counter() - last_write >= cfg.checkpoint_interval_s
+        if due and ranks.main:
             save_checkpoint(out / "last.pt", last, "task")
             save_checkpoint(out / "best.pt", best, "task")
             last_write = time.perf_counter()
         if stop:
             break
     bar.close()
+    learner.net = model  # let the phase's DDP wrapper go; the next phase wraps the model afresh
     model.load_state_dict(best["model"])
     return best["record"], step
 
@@ -413,13 +426,14 @@ def _learner(
     target: TargetData | None,
     device: torch.device,
     generator: torch.Generator,
+    ranks: Ranks = SINGLE,
 ) -> Learner | None:
     """The adapter of ``cfg.adapt`` when it is ``phase_method`` (dann joins the train phase; self-train
     runs its own phase after it), fed by its own seeded stream of target batches; None otherwise."""
     if cfg.adapt != phase_method or target is None:
         return None
     offset = {"dann": 300, "self-train": 700}[phase_method]
-    stream = to_device(target.stream(cfg.batch_size, cfg.seed * 1000 + offset), device)
+    stream = to_device(target.stream(cfg.batch_size, cfg.seed * 1000 + offset, ranks), device)
     common = {"weight": _adapt_weight(cfg), "generator": generator}
     if phase_method == "dann":
         augment = target_augmenter(cfg.task, cfg.augment)
@@ -436,7 +450,7 @@ def _learner(
     )
 
 
-@atomic.one_writer("out")
+@distributed.main_writer("out")
 def train_task(
     cfg: TaskConfig,
     train: Sequence[Source],
@@ -464,6 +478,10 @@ def train_task(
         on_curves: draws ``curves.png`` when ``cfg.plot`` (the CLI passes
             :func:`simgan.viz.curves.plot_curves`); None: no picture, ``curves.json`` only.
 
+    Under torchrun (simgan.distributed) every rank calls this with the same arguments: ``batch_size`` is
+    per rank (a step takes ``batch_size * N`` images), the network trains through DDP, rank 0 alone
+    writes ``out`` and scores the test set, and every rank returns its metrics.
+
     Returns:
         The ``metrics.json`` dict: the task's test metrics (DESIGN.md keys; empty without ``test``) plus
         ``task``, ``adapt``, ``n_train``, ``n_val``, ``n_test``, ``n_target``, ``steps`` (optimizer steps,
@@ -478,11 +496,14 @@ def train_task(
     # 1. Check the datasets and the config.
     info = _check_run(cfg, train, finetune, test, target)
     augment = Augmenter(cfg.task, cfg.augment)  # refuses ops that would corrupt the labels
-    device = select_device(cfg.device)
+    ranks = distributed.setup()
+    device = distributed.rank_device(select_device(cfg.device), ranks)
+    progress = progress and ranks.main
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.json")
-    (out / "history.jsonl").write_text("", encoding="utf-8")  # a rerun into the same folder starts fresh
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.json")
+        (out / "history.jsonl").write_text("", encoding="utf-8")  # a rerun into the same folder starts fresh
 
     # 2. Seeded validation split of the mixed training sets; data into memory when small.
     seed_everything(cfg.seed)
@@ -505,15 +526,16 @@ def train_task(
         num_outputs=num_outputs(cfg.task, train),
     )
     model = model.to(device)
-    generator = torch.Generator().manual_seed(cfg.seed + 1)
+    generator = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * ranks.rank)  # augmentation draws
     history: list[dict[str, Any]] = []
 
     # 3. Train on the --train mix (with DANN's domain loss when asked), keeping the best validation epoch.
     t0 = time.perf_counter()
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
-    epochs = planned_epochs(cfg, len(train_data))
-    learner = _learner(cfg, "dann", model, target_data, device, generator)
+    fit_kw["ranks"] = ranks
+    epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
+    learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
     best, steps = _fit(
         phase="train",
         train=train_data,
@@ -527,7 +549,7 @@ def train_task(
     n_train, n_val = len(train_data), len(val_data)
 
     # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
-    learner = _learner(cfg, "self-train", model, target_data, device, generator)
+    learner = _learner(cfg, "self-train", model, target_data, device, generator, ranks)
     if learner is not None:
         best, more = _fit(
             phase="self-train",
@@ -562,7 +584,8 @@ def train_task(
     metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt}
     test_metrics = None
     if test is not None:
-        test_metrics = evaluate(model, test, cfg.task, device)
+        test_metrics = evaluate(model, test, cfg.task, device) if ranks.main else None
+        test_metrics = distributed.broadcast(test_metrics, ranks)  # scored once, by rank 0
         metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
     if cfg.task == "classify" and info.classes:
         metrics["classes"] = list(info.classes)
@@ -579,8 +602,10 @@ def train_task(
             "train_seconds": round(train_seconds, 3),
         }
     )
-    atomic.write_json(out / "metrics.json", metrics)
-    atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
-    if cfg.plot and on_curves is not None:
-        on_curves(out / "curves.png", history, cfg.task, test_metrics)
+    if ranks.main:
+        atomic.write_json(out / "metrics.json", metrics)
+        atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
+        if cfg.plot and on_curves is not None:
+            on_curves(out / "curves.png", history, cfg.task, test_metrics)
+    distributed.barrier(ranks)  # rank 0's files are complete before any rank returns
     return metrics

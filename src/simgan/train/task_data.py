@@ -2,7 +2,9 @@
 
 Small datasets (the float pixels fit ``in_memory_mb``) are loaded once into tensors, so a few epochs over
 ~2000 8x8 digits take seconds on a CPU; larger ones stream from disk through a DataLoader. Either way a
-seeded shuffle gives the same order for a given seed.
+seeded shuffle gives the same order for a given seed. In a torchrun job (simgan.distributed) rank r of N
+takes its part of each global batch of ``batch_size * N`` samples; together the ranks see the batches one
+process with the global batch size would see.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from simgan.data import DatasetInfo, ImageDataset, Source, label_to_target, make_loader
+from simgan.data import DatasetInfo, ImageDataset, Source, label_to_target
 from simgan.data.images import to_float
+from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
 from simgan.eval.task_eval import check_labelled_for
 
@@ -73,31 +76,35 @@ class TaskData:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def num_batches(self, batch_size: int) -> int:
-        """Batches per pass (the last one may be short)."""
-        return -(-len(self) // batch_size)
+    def num_batches(self, batch_size: int, ranks: Ranks = SINGLE) -> int:
+        """Batches per pass (the last one may be short; in a job, one too short to give every rank a
+        sample is dropped)."""
+        size = batch_size * ranks.world
+        return len(self) // size + (len(self) % size >= ranks.world)
 
     def batches(
-        self, batch_size: int, *, shuffle: bool, seed: int
+        self, batch_size: int, *, shuffle: bool, seed: int, ranks: Ranks = SINGLE
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(x, y)`` batches; with ``shuffle`` the order depends only on ``seed``.
+
+        In a job of N ranks each batch is this rank's part of a global batch of ``batch_size * N``.
 
         Shape:
             x (B, C, H, W) float32 in [-1, 1]; y (B,) classes, (B, 3) gaze or (B, J, 2) joints.
         """
+        order = _order(len(self), shuffle, seed)
+        size = batch_size * ranks.world
+        parts = [
+            ranks.part(order[start : start + size])
+            for start in range(0, len(self), size)
+            if len(order[start : start + size]) >= ranks.world
+        ]
         if self.x is not None and self.y is not None:
-            n = len(self)
-            if shuffle:
-                order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-            else:
-                order = torch.arange(n)
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
+            for part in parts:
+                idx = torch.from_numpy(part)
                 yield self.x[idx], self.y[idx]
         else:
-            yield from make_loader(
-                self.dataset, batch_size, shuffle=shuffle, seed=seed, num_workers=self.workers
-            )
+            yield from _loader(self.dataset, parts, seed, self.workers)
 
 
 class _Pixels(Dataset):
@@ -136,23 +143,38 @@ class TargetData:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def stream(self, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
-        """Yield image batches forever, reshuffled (seeded) on every pass; all but a pass's last are full.
+    def stream(self, batch_size: int, seed: int, ranks: Ranks = SINGLE) -> Iterator[torch.Tensor]:
+        """Yield image batches forever, reshuffled (seeded) on every pass; a pass's short tail is dropped,
+        so every batch is full. In a job each batch is this rank's part of a global batch of N times it.
 
         Shape:
-            -> (B, C, H, W) float32 in [-1, 1], B = ``min(batch_size, len(self))``.
+            -> (B, C, H, W) float32 in [-1, 1], B = ``min(batch_size, len(self) // N)`` (at least 1).
         """
-        b = min(batch_size, len(self))
+        size = max(1, min(batch_size, len(self) // ranks.world)) * ranks.world
         for k in range(2**62):
+            order = _order(len(self), True, seed + k)
+            parts = [ranks.part(order[s : s + size]) for s in range(0, len(self) - size + 1, size)]
             if self.x is not None:
-                order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + k))
-                for start in range(0, len(self) - b + 1, b):  # drop the short tail: equal domain batches
-                    yield self.x[order[start : start + b]]
+                for part in parts:
+                    yield self.x[torch.from_numpy(part)]
             else:
-                loader = make_loader(
-                    self.dataset, b, shuffle=True, seed=seed + k, drop_last=True, num_workers=self.workers
-                )
-                yield from loader
+                yield from _loader(self.dataset, parts, seed + k, self.workers)
+
+
+def _order(n: int, shuffle: bool, seed: int) -> np.ndarray:
+    """A pass's order of ``range(n)``: a permutation drawn from ``seed``, or ``0..n-1``."""
+    if not shuffle:
+        return np.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+
+
+def _loader(dataset: Dataset, batches: list[np.ndarray], seed: int, workers: int) -> DataLoader:
+    """A DataLoader that reads ``batches`` (index arrays) in order, from disk, with ``workers`` processes."""
+    worker_seeds = torch.Generator().manual_seed(seed + 1)  # worker base seeds only, apart from the order
+    lists = [b.tolist() for b in batches]
+    return DataLoader(
+        dataset, batch_sampler=lists, num_workers=workers, generator=worker_seeds, persistent_workers=False
+    )
 
 
 def check_target(src: Source, ref: Source) -> None:
