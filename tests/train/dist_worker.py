@@ -1,9 +1,14 @@
-"""Run under torchrun by tests/train/test_distributed.py (or alone, as one process): Algorithm 1's phases
-for a few steps on the given data, recording R's and D's weights after every global step.
+"""Run under torchrun by tests/train/test_distributed.py (or alone, as one process).
 
     python dist_worker.py SYNTHETIC REAL OUT BATCH_SIZE STEPS [history]
 
-Each rank writes OUT/rank{r}.pt: {"weights": [(R vector, D vector) per step], "losses": [dict per step]}.
+runs Algorithm 1's phases for a few steps on the given data, recording R's and D's weights after every
+global step; each rank writes OUT/rank{r}.pt: {"weights": [(R vector, D vector) per step], "losses": [...]}.
+
+    python dist_worker.py isolation OUT
+
+checks that the gradient isolation of R and D steps holds with R and D in DDP (each rank feeds other
+images); each rank writes OUT/rank{r}.pt with the weights after each update, or fails an assertion.
 """
 
 from __future__ import annotations
@@ -15,7 +20,16 @@ import torch
 
 from simgan import distributed
 from simgan.data import open_dataset
-from simgan.train.refiner import RefinerTrainConfig, resolve_preset, schedule
+from simgan.nn.discriminator import build_discriminator
+from simgan.nn.refiner import build_refiner
+from simgan.train.history import HistoryBuffer
+from simgan.train.refiner import (
+    RefinerTrainConfig,
+    discriminator_step,
+    refiner_step,
+    resolve_preset,
+    schedule,
+)
 from simgan.train.refiner_state import build_state
 
 
@@ -23,9 +37,42 @@ def _vector(module: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in module.parameters()]).clone()
 
 
+def isolation(out: Path) -> None:
+    """The single-process gradient-isolation test (tests/train/test_train_refiner.py), under DDP."""
+    ranks = distributed.setup()
+    torch.manual_seed(0)
+    R, D = build_refiner("digits", 1), build_discriminator("digits", 1)
+    R_ddp, D_ddp = distributed.wrap(R, ranks), distributed.wrap(D, ranks)
+    opt_R = torch.optim.Adam(R.parameters(), lr=1e-2)
+    opt_D = torch.optim.Adam(D.parameters(), lr=1e-2, weight_decay=0.1)  # would move D if ever stepped
+    generator = torch.Generator().manual_seed(100 + ranks.rank)  # each rank its own images
+    x, y = (torch.rand(8, 1, 8, 8, generator=generator) * 2 - 1 for _ in range(2))
+    weights = []
+    for _ in range(2):
+        d_before, r_before = _vector(D), _vector(R)
+        refiner_step(R_ddp, D, opt_R, x, lambda_reg=0.1)
+        assert torch.equal(d_before, _vector(D)), "D changed during R's step"
+        assert all(p.grad is None for p in D.parameters()) and all(p.requires_grad for p in D.parameters())
+        assert not torch.equal(r_before, _vector(R))
+        weights.append((_vector(R), _vector(D)))
+    r_before, d_before = _vector(R), _vector(D)
+    history = HistoryBuffer(8)
+    history.push(torch.zeros(8, 1, 8, 8))
+    discriminator_step(R, D_ddp, opt_D, x[:4], y, history)
+    assert torch.equal(r_before, _vector(R)), "R changed during D's step"
+    assert not torch.equal(d_before, _vector(D))
+    weights.append((_vector(R), _vector(D)))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save({"weights": weights}, out / f"rank{ranks.rank}.pt")
+    distributed.shutdown()
+
+
 def main() -> None:
-    syn_dir, real_dir, out, batch, steps, *rest = sys.argv[1:]
     torch.set_num_threads(1)
+    if sys.argv[1] == "isolation":
+        isolation(Path(sys.argv[2]))
+        return
+    syn_dir, real_dir, out, batch, steps, *rest = sys.argv[1:]
     ranks = distributed.setup()
     syn, real = open_dataset(syn_dir), open_dataset(real_dir)
     info = syn.info

@@ -102,6 +102,14 @@ def test_one_process_commands_are_refused_under_torchrun(tmp_path: Path) -> None
 # --- two processes ----------------------------------------------------------------------------------------
 
 
+def test_gradient_isolation_holds_under_ddp(tmp_path: Path) -> None:
+    done = _torchrun(WORKER, "isolation", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]  # the worker asserts the isolation on each rank
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt")["weights"] for r in range(2))
+    for (R0, D0), (R1, D1) in zip(r0, r1, strict=True):  # the ranks saw other images, kept one model
+        assert torch.equal(R0, R1) and torch.equal(D0, D1)
+
+
 def test_every_step_leaves_both_ranks_with_the_same_weights(data: tuple[Path, Path], tmp_path: Path) -> None:
     syn, real = data
     done = _torchrun(WORKER, syn, real, tmp_path, 4, 3, "history")
