@@ -62,15 +62,34 @@ def test_version_and_missing_command(run_cli: RunCli) -> None:
     assert code == 2 and "invalid choice" in err
 
 
-def test_keyboard_interrupt_is_one_line_130(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from simgan.cli import inspect_cmd
+@pytest.mark.parametrize(
+    ("module", "argv", "advice"),
+    [
+        ("inspect_cmd", ["inspect", "."], "rerun the same command (it starts again)"),
+        (
+            "simulate_cmd",
+            ["simulate", "digits", "--n", "1", "--out", "x"],
+            "rerun the same command to resume",
+        ),
+        ("train_refiner_cmd", ["train-refiner", "--synthetic", "a", "--real", "b", "--out", "r"], "--resume"),
+        (
+            "train_task_cmd",
+            ["train-task", "classify", "--train", "a", "--test", "b", "--out", "r"],
+            "--overwrite",
+        ),
+    ],
+)
+def test_keyboard_interrupt_is_one_line_130_saying_how_to_go_on(
+    module: str, argv: list[str], advice: str, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
 
     def interrupted(args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(inspect_cmd, "run", interrupted)
-    code, out, err = run_cli("inspect", ".")
-    assert code == 130 and err.count("\n") == 1 and "rerun with the same arguments" in err
+    monkeypatch.setattr(importlib.import_module(f"simgan.cli.{module}"), "run", interrupted)
+    code, out, err = run_cli(*argv)
+    assert code == 130 and err.count("\n") == 1 and "interrupted; " in err and advice in err, err
 
 
 def test_console_script_bad_input_has_no_traceback(tmp_path: Path) -> None:

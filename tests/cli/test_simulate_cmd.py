@@ -103,3 +103,15 @@ def test_simulator_choices_come_from_the_registry() -> None:
     sub = next(a for a in parser._actions if a.dest == "command").choices["simulate"]
     positional = next(a for a in sub._actions if a.dest == "simulator")
     assert list(positional.choices) == sorted(SIMULATORS) and "digits" in positional.choices
+
+
+def test_a_rerun_resumes_and_other_arguments_are_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    out = tmp_path / "d"
+    assert run_cli("simulate", "digits", "--n", "30", "--out", out, "--seed", "0")[0] == 0
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, text, _ = run_cli("simulate", "digits", "--n", "30", "--out", out, "--seed", "0")
+    assert code == 0 and "30" in text  # the same command: the dataset is already complete
+    for flags, key in ((["--seed", "1"], "provenance.seed"), (["--n", "20"], "provenance.n")):
+        code, text, err = run_cli("simulate", "digits", "--n", "30", "--seed", "0", *flags, "--out", out)
+        _one_line_error(code, text, err, key, "different dataset")
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # nothing relabelled

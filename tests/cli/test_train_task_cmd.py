@@ -204,3 +204,17 @@ def test_dann_from_the_command_line(run_cli, toy: dict[str, Path], tmp_path: Pat
     assert len(hist) == 10 and hist[-1]["step"] == 10 and "domain/accuracy" in hist[-1]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["adapt"] == "dann" and saved["adapt_weight"] == 0.5 and saved["min_steps"] == 10
+
+
+def test_a_run_folder_is_replaced_only_with_overwrite(run_cli, toy: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train-task", "classify", "--train", toy["classify_train"], "--test", toy["classify_test"]]
+    args += ["--out", run, "--epochs", "1", "--config", toy["quick"], "--json"]
+    assert run_cli(*args)[0] == 0
+    first = (run / "metrics.json").read_bytes()
+    code, _, err = run_cli(*args)
+    _one_line_error(code, err, "already holds a train-task run", "--overwrite")
+    assert (run / "metrics.json").read_bytes() == first  # refused before anything changed
+    code, out, _ = run_cli(*args, "--seed", "3", "--overwrite")
+    assert code == 0 and json.loads(out) == json.loads((run / "metrics.json").read_text())
+    assert len(_history(run)) == 1  # the old run's lines are gone, not appended to

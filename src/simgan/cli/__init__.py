@@ -1,7 +1,8 @@
 """The ``simgan`` command line: one module per subcommand, each thin (parse, build config, call library).
 
 A subcommand is a module ``simgan/cli/<name>_cmd.py`` defining ``NAME``, ``HELP``, ``ORDER`` (its place in
-``--help``), ``add_arguments(parser)`` and ``run(args) -> int``; it is found automatically.
+``--help``), ``add_arguments(parser)`` and ``run(args) -> int``, and optionally ``INTERRUPTED``, what to
+do after Ctrl-C (default: the same command resumes); it is found automatically.
 Bad input anywhere (an :class:`~simgan.errors.InputError`) becomes one line on stderr and exit code 2;
 so does an output the OS refuses to write (a path under a file, a read-only or full disk: an
 ``OSError``) and a job too large for memory. Files already written are left as they were, and the
@@ -26,6 +27,8 @@ from simgan import __version__, distributed
 from simgan.errors import InputError, describe_os_error
 
 __all__ = ["main", "build_parser", "commands", "JOB_COMMANDS"]
+
+RESUMES = "rerun the same command to resume"
 
 # The commands that run as one job of several torchrun processes.
 JOB_COMMANDS = ("train-refiner", "train-task", "refine")
@@ -64,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.__doc__, formatter_class=_Formatter)
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _interrupted=getattr(mod, "INTERRUPTED", RESUMES))
     return parser
 
 
@@ -97,9 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.command, "out of memory: choose a smaller --size, --batch-size or --n")
     except KeyboardInterrupt:
         _end_bars()
-        print(
-            f"simgan {args.command}: interrupted (rerun with the same arguments to resume)", file=sys.stderr
-        )
+        print(f"simgan {args.command}: interrupted; {args._interrupted}", file=sys.stderr)
         return 130
 
 

@@ -21,6 +21,7 @@ from simgan.eval.realism import RealismConfig, evaluate_realism
 from simgan.experiment.labels import LabelsConfig, evaluate_labels
 
 NAME = "evaluate"
+INTERRUPTED = "nothing was half-written: rerun the same command (it starts again)"
 ORDER = 50
 HELP = "realism (two-sample test, FID/KID) and label preservation of refined images"
 

@@ -11,6 +11,7 @@ from simgan.cli.common import add_format, add_json, print_json, print_table
 from simgan.data import open_dataset, summarize
 
 NAME = "inspect"
+INTERRUPTED = "nothing was half-written: rerun the same command (it starts again)"
 ORDER = 10
 HELP = "summarise a dataset folder (any layout)"
 

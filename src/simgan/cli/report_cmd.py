@@ -14,6 +14,7 @@ from simgan.cli.common import add_json, print_json
 from simgan.viz.report import build_report
 
 NAME = "report"
+INTERRUPTED = "nothing was half-written: rerun the same command (it starts again)"
 ORDER = 70
 HELP = "static HTML report of a run folder"
 

@@ -37,6 +37,7 @@ from simgan.train.refiner import (
 from simgan.viz.grids import save_refiner_grid
 
 NAME = "train-refiner"
+INTERRUPTED = "rerun with --resume (and the same arguments) to continue from the last checkpoint"
 ORDER = 30
 HELP = "train a SimGAN refiner on synthetic + unlabelled real images"
 

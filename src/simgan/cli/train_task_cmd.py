@@ -29,6 +29,7 @@ from simgan.train.task import ADAPT_METHODS, TaskConfig, train_task
 from simgan.viz.curves import plot_curves
 
 NAME = "train-task"
+INTERRUPTED = "nothing of the run is resumable: rerun with --overwrite to start it again"
 ORDER = 40
 HELP = "train and test a classifier, gaze or hand-pose network"
 
@@ -45,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
     p.add_argument("--finetune", metavar="DIR", default=None, help="fine-tune on these labels after training")
     p.add_argument("--config", metavar="FILE", default=None, help="YAML file of TaskConfig values")
+    p.add_argument("--overwrite", action="store_true", help="replace the run RUN already holds")
     p.add_argument(
         "--target",
         metavar="DIR",
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         progress=not args.json,
         on_curves=plot_curves,
+        overwrite=args.overwrite,
     )
     if not distributed.ranks_from_env().main:
         return 0  # rank 0 reports for the job

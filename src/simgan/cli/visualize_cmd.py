@@ -13,6 +13,7 @@ from simgan.cli.common import add_json, add_seed, print_json, print_table
 from simgan.viz.embedding import METHODS, visualize
 
 NAME = "visualize"
+INTERRUPTED = "nothing was half-written: rerun the same command (it starts again)"
 ORDER = 60
 HELP = "PCA / t-SNE map of several datasets, coloured by dataset and class"
 

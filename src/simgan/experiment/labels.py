@@ -71,7 +71,7 @@ def build_oracle(
         seed=cfg.seed,
         device=str(device),
     )
-    metrics = train_task(task_cfg, [src], None, work_dir, progress=progress)
+    metrics = train_task(task_cfg, [src], None, work_dir, progress=progress, overwrite=True)
     epochs = metrics["epochs"]
     model, _ = load_task_model(work_dir / "best.pt", device)
     oi = src.info

@@ -76,7 +76,7 @@ def cross_domain_matrix(
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     for train_name, (train_part, _) in splits.items():
         run = out / f"train_{_safe(train_name)}"
-        train_task(cfg, [train_part], None, run, progress=progress)
+        train_task(cfg, [train_part], None, run, progress=progress, overwrite=True)
         model, _ = load_task_model(run / "best.pt", device)
         cells[train_name] = score_row(model, task, tests, device)
         table[train_name] = {t: float(c[metric.name]) for t, c in cells[train_name].items()}

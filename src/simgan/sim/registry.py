@@ -118,6 +118,9 @@ def simulate(
 ) -> DatasetInfo:
     """Render ``n`` samples of simulator ``name`` into the simgan dataset ``out`` (resumable).
 
+    A rerun with the same arguments resumes (or finds the dataset complete); a folder holding a dataset
+    of other arguments (seed, n, target, size, options) is refused with one line naming the difference.
+
     ``options`` go to the simulator's ``configure(**options) -> Simulator`` (e.g. ``fonts=DIR``).
     """
     sim = get_simulator(name)
@@ -146,6 +149,7 @@ def simulate(
         classes=sim.classes,
         label_schema=sim.label_schema,
         provenance=provenance,
+        require_same_provenance=True,  # a rerun resumes; another --seed, --n or --target is refused
     ) as writer:
         n_batches = (n + BATCH - 1) // BATCH
         bar = tqdm(total=n, desc=f"simulate {name}", unit="img", disable=not progress)

@@ -414,6 +414,25 @@ def _check_run(
     return info
 
 
+RESULTS = ("metrics.json", "history.jsonl", "best.pt", "last.pt", "curves.json", "curves.png")
+
+
+def _claim(out: Path, overwrite: bool, ranks: Ranks) -> None:
+    """Refuse a folder that holds a run (its results would be replaced without a word), or with
+    ``overwrite`` delete those results first, so that an interrupted new run never sits beside an old
+    run's metrics. Every rank looks before rank 0 deletes."""
+    held = [name for name in RESULTS if (out / name).is_file()]
+    distributed.barrier(ranks)
+    if held and not overwrite:
+        raise InputError.at(
+            out,
+            f"already holds a train-task run ({held[0]}): pass --overwrite to replace it, or another --out",
+        )
+    if ranks.main:
+        for name in held:
+            (out / name).unlink()
+
+
 def _adapt_weight(cfg: TaskConfig) -> float:
     """``adapt_weight``, or the method default when it is 0 (docs/train_task.md: how it was chosen)."""
     return cfg.adapt_weight or {"dann": 0.3, "self-train": 1.0}.get(cfg.adapt, 0.0)
@@ -461,6 +480,7 @@ def train_task(
     target: Source | None = None,
     progress: bool = True,
     on_curves: CurvePlotter | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train the task network of ``cfg.task`` on the concatenated ``train`` sets; evaluate on ``test``.
 
@@ -477,6 +497,8 @@ def train_task(
         progress: show progress bars.
         on_curves: draws ``curves.png`` when ``cfg.plot`` (the CLI passes
             :func:`simgan.viz.curves.plot_curves`); None: no picture, ``curves.json`` only.
+        overwrite: replace the run ``out`` already holds (its results are deleted first); without it
+            such a folder is refused.
 
     Under torchrun (simgan.distributed) every rank calls this with the same arguments: ``batch_size`` is
     per rank (a step takes ``batch_size * N`` images), the network trains through DDP, rank 0 alone
@@ -491,7 +513,7 @@ def train_task(
     Raises:
         InputError: a dataset of another task, size, channel count or class list; an augmentation
             that would corrupt this task's labels; a bad config value; ``adapt`` without ``target``
-            (or ``target`` without ``adapt``).
+            (or ``target`` without ``adapt``); an ``out`` holding a run, without ``overwrite``.
     """
     # 1. Check the datasets and the config.
     info = _check_run(cfg, train, finetune, test, target)
@@ -500,6 +522,7 @@ def train_task(
     device = distributed.rank_device(select_device(cfg.device), ranks)
     progress = progress and ranks.main
     out = Path(out)
+    _claim(out, overwrite, ranks)
     if ranks.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.json")
