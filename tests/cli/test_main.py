@@ -122,3 +122,9 @@ def test_out_of_memory_and_bars_left_open_end_in_one_fresh_line(
     assert err.endswith(
         "\nsimgan inspect: error: out of memory: choose a smaller --size, --batch-size or --n\n"
     )
+
+
+def test_version_answers_without_importing_torch() -> None:
+    code = "import sys; from simgan.cli import main; main(['--version']); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [f"simgan {__version__}", "False"]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from simgan import __version__, distributed
+from simgan import __version__
 from simgan.errors import InputError, describe_os_error
 
 __all__ = ["main", "build_parser", "commands", "JOB_COMMANDS"]
@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simgan`` console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered before torch is imported (the parser imports every command)
+        print(f"simgan {__version__}")
+        return 0
+    from simgan import distributed
+
     args = build_parser().parse_args(argv)
     try:
         ranks = distributed.ranks_from_env()
