@@ -28,7 +28,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "experiment": {"cli"},
     "cli": set(),
 }
-BASE = {"errors", "atomic", "device", "distributed", "config", "checkpoint", "gaze", "handpose", "__init__"}
+BASE = {"errors", "atomic", "device", "distributed", "progress", "config", "checkpoint", "gaze", "handpose"}
+BASE |= {"__init__"}
 ENTRY = {"__main__"}  # ``python -m simgan``: the command line's own layer
 
 

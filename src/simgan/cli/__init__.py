@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from simgan import __version__
+from simgan import __version__, progress
 from simgan.errors import InputError, describe_os_error
 
 __all__ = ["main", "build_parser", "commands", "JOB_COMMANDS"]
@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.__doc__, formatter_class=_Formatter)
         mod.add_arguments(p)
+        p.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress bars or notices (errors and results still print)",
+        )
         p.set_defaults(_run=mod.run, _interrupted=getattr(mod, "INTERRUPTED", RESUMES))
     return parser
 
@@ -80,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simgan import distributed
 
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        progress.set_quiet()
     try:
         ranks = distributed.ranks_from_env()
         if ranks.active and args.command not in JOB_COMMANDS:

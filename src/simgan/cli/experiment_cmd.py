@@ -29,6 +29,7 @@ from simgan.data import source
 from simgan.errors import InputError
 from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap
 from simgan.experiment.table import format_gap
+from simgan.progress import quiet
 
 NAME = "experiment"
 HELP = "reality-gap experiments (gap, matrix)"
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = gap_config(args)
     out = args.out or Path(f"runs/gap-{cfg.task}")
     real = RealData(args.real_unlabeled, args.real_labeled, args.real_test, args.synthetic, args.refiner)
-    log = (lambda *a, **k: None) if args.json else print
+    log = (lambda *a, **k: None) if args.json or quiet() else print
     result = run_gap(
         cfg, out, real=real, device=args.device, progress=not args.json, overwrite=args.overwrite, log=log
     )

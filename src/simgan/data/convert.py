@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from simgan.data.simgan_dir import DatasetWriter
 from simgan.data.source import DatasetInfo, Source, open_dataset
+from simgan.progress import off
 
 __all__ = ["convert"]
 
@@ -38,7 +39,7 @@ def convert(source: Source, out: str | Path, progress: bool = True) -> DatasetIn
             require_same_provenance=True,
         ) as writer,
         # The bar is closed before an error propagates, so the CLI's one-line message starts a fresh line.
-        tqdm(total=len(source), desc="convert", unit="img", disable=None if progress else True) as bar,
+        tqdm(total=len(source), desc="convert", unit="img", disable=off(progress)) as bar,
     ):
         # A layout that knows its ids without decoding lets a resumed run skip finished samples cheaply;
         # for any other, the base-class sample_id would decode each sample twice.

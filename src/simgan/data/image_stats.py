@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from simgan.data.source import Source
+from simgan.progress import off
 
 __all__ = ["STAT_KEYS", "image_statistics", "grey01"]
 
@@ -63,7 +64,7 @@ def image_statistics(source: Source, limit: int = 2000, progress: bool = False) 
     picks = np.unique(np.linspace(0, n - 1, num=min(n, limit)).round().astype(int)) if n else []
     rows = [
         _one(grey01(source.read(int(i)).image))
-        for i in tqdm(picks, desc="statistics", unit="img", disable=None if progress else True, leave=False)
+        for i in tqdm(picks, desc="statistics", unit="img", disable=off(progress), leave=False)
     ]
     if not rows:
         return {"images": 0}

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from simgan.data.labels import label_problem
 from simgan.data.source import Source
 from simgan.errors import InputError
+from simgan.progress import off
 
 __all__ = ["summarize"]
 
@@ -32,10 +33,8 @@ def summarize(source: Source, verify: bool = True, progress: bool = True) -> dic
         "task": info.task,
     }
     counts: Counter[int] = Counter()
-    # disable=None: a bar on a terminal only. The ``with`` clears it before an error reaches the CLI.
-    with tqdm(
-        range(len(source)), desc="inspect", unit="img", disable=None if progress else True, leave=False
-    ) as bar:
+    # A bar on a terminal only (simgan.progress). The ``with`` clears it before an error reaches the CLI.
+    with tqdm(range(len(source)), desc="inspect", unit="img", disable=off(progress), leave=False) as bar:
         for i in bar:
             label = source.read(i).label if verify else source.label(i)
             if info.task == "classify":

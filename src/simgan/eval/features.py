@@ -29,6 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from simgan.data import ImageDataset, Source, make_loader
+from simgan.progress import off
 
 __all__ = [
     "FEATURE_SEED",
@@ -161,6 +162,6 @@ def extract_features(
     net = net.to(device)
     loader = make_loader(ImageDataset(source, indices), batch_size, shuffle=False)
     out = []
-    for x, _ in tqdm(loader, desc=f"features {info.path.name}", disable=not progress, leave=False):
+    for x, _ in tqdm(loader, desc=f"features {info.path.name}", disable=off(progress), leave=False):
         out.append(net(x.to(device)).double().cpu().numpy())  # (B, 256)
     return np.concatenate(out) if out else np.zeros((0, net.dim))

@@ -56,6 +56,7 @@ from simgan.data import ImageDataset, Source, make_loader, open_dataset
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.eval.features import RandomFeatureNet, extract_features, feature_network_description, pyramid_cnn
+from simgan.progress import off
 
 __all__ = [
     "RealismConfig",
@@ -294,7 +295,7 @@ def _train_classifier(
     total = cfg.total_steps(len(loader))
     recent: deque[tuple[int, int]] = deque(maxlen=_CONVERGED_WINDOW)  # (hits, batch size) per step
     step = 0
-    with tqdm(total=total, desc="two-sample classifier", disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc="two-sample classifier", disable=off(progress), leave=False) as bar:
         while step < total:  # each pass draws a fresh permutation from the loader's own generator
             for x, y in loader:
                 x, y = x.to(device), y.to(device)

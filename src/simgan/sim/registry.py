@@ -25,6 +25,7 @@ from tqdm import tqdm
 from simgan.data.simgan_dir import DatasetWriter
 from simgan.data.source import DatasetInfo, open_dataset
 from simgan.errors import InputError
+from simgan.progress import off
 
 __all__ = [
     "BATCH",
@@ -152,7 +153,7 @@ def simulate(
         require_same_provenance=True,  # a rerun resumes; another --seed, --n or --target is refused
     ) as writer:
         n_batches = (n + BATCH - 1) // BATCH
-        bar = tqdm(total=n, desc=f"simulate {name}", unit="img", disable=not progress)
+        bar = tqdm(total=n, desc=f"simulate {name}", unit="img", disable=off(progress))
         for k in range(n_batches):
             ids = [f"{i:08d}" for i in range(k * BATCH, min(n, (k + 1) * BATCH))]
             todo = [sid not in writer for sid in ids]

@@ -53,6 +53,7 @@ from simgan.data.source import Source
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.nn.refiner import Refiner, refine_images
+from simgan.progress import off
 from simgan.train.batches import ImagesOnly
 from simgan.train.history import HistoryBuffer
 from simgan.train.label_monitor import LabelPreservationError, build_monitor
@@ -394,7 +395,7 @@ def train_refiner(
         total=total,
         initial=state.step,
         desc="train-refiner",
-        disable=not (progress and ranks.main),
+        disable=off(progress and ranks.main),
         dynamic_ncols=True,
     )
     t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from simgan.distributed import ranks_from_env
 from simgan.errors import InputError
 from simgan.nn.discriminator import DISCRIMINATOR_PRESETS, output_size, receptive_field
 from simgan.nn.refiner import refine_images
+from simgan.progress import quiet
 from simgan.train.label_monitor import LabelMonitor, LabelPreservationError
 from simgan.train.refiner_config import BEST_NAME, adversarial_iteration
 from simgan.train.refiner_state import RefinerState
@@ -51,8 +52,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 def notice(text: str) -> None:
-    """One line on stderr that does not break the progress bar (rank 0's only, in a torchrun job)."""
-    if not ranks_from_env().main:
+    """One line on stderr that does not break the progress bar (rank 0's only, in a torchrun job; none
+    under ``--quiet``)."""
+    if not ranks_from_env().main or quiet():
         return
     tqdm.write(f"simgan train-refiner: {text}", file=sys.stderr)
 

@@ -47,6 +47,7 @@ from simgan.eval.metrics import METRICS, selection_metric
 from simgan.eval.task_eval import evaluate, evaluate_batches
 from simgan.nn.gaze_net import gaze_feature_shape
 from simgan.nn.task_model import build_task_model
+from simgan.progress import off
 from simgan.train.adapt_dann import DannLearner
 from simgan.train.adapt_learner import Learner, target_augmenter, to_device
 from simgan.train.adapt_self_train import SelfTrainLearner
@@ -293,7 +294,7 @@ def _fit(
     stale, last_write, step = 0, time.perf_counter(), 0
     base_seed = cfg.seed * 1000 + {"finetune": 500, "self-train": 700}.get(phase, 0)
     total = epochs * train.num_batches(cfg.batch_size, ranks)
-    bar = tqdm(total=total, desc=phase, unit="batch", disable=not progress)
+    bar = tqdm(total=total, desc=phase, unit="batch", disable=off(progress))
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         batches = train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch, ranks=ranks)

@@ -22,6 +22,7 @@ from simgan.data.images import to_float
 from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
 from simgan.eval.task_eval import check_labelled_for
+from simgan.progress import off
 
 __all__ = [
     "curve_data",
@@ -67,7 +68,7 @@ class TaskData:
             items = [
                 self.dataset[i]
                 for i in tqdm(
-                    range(len(self.indices)), desc=desc, unit="img", disable=not progress, leave=False
+                    range(len(self.indices)), desc=desc, unit="img", disable=off(progress), leave=False
                 )
             ]
             self.x = torch.stack([im for im, _ in items])  # (N, C, H, W)
@@ -137,7 +138,7 @@ class TargetData:
         self.workers = workers
         self.x: torch.Tensor | None = None
         if in_memory:
-            it = tqdm(range(len(source)), desc="load target", unit="img", disable=not progress, leave=False)
+            it = tqdm(range(len(source)), desc="load target", unit="img", disable=off(progress), leave=False)
             self.x = torch.stack([self.dataset[i] for i in it])  # (N, C, H, W)
 
     def __len__(self) -> int:
