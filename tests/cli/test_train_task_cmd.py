@@ -218,3 +218,21 @@ def test_a_run_folder_is_replaced_only_with_overwrite(run_cli, toy: dict[str, Pa
     code, out, _ = run_cli(*args, "--seed", "3", "--overwrite")
     assert code == 0 and json.loads(out) == json.loads((run / "metrics.json").read_text())
     assert len(_history(run)) == 1  # the old run's lines are gone, not appended to
+
+
+def test_a_run_records_its_data_and_writes_tensorboard_events(
+    run_cli, toy: dict[str, Path], tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    args = ["train-task", "classify", "--train", toy["classify_train"], "--test", toy["classify_test"]]
+    assert run_cli(*args, "--out", run, "--epochs", "2", "--config", toy["quick"], "--json")[0] == 0
+    data = json.loads((run / "metrics.json").read_text())["data"]
+    assert [d["path"] for d in data["train"]] == [str(toy["classify_train"].resolve())]
+    assert data["test"]["count"] == 16 and data["test"]["layout"] == "simgan"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tb"))
+    events.Reload()
+    loss = events.Scalars("train/train/loss")
+    assert [e.step for e in loss] == [1, 2]
+    assert loss[0].value == pytest.approx(_history(run)[0]["train/loss"], rel=1e-6)  # float32 events

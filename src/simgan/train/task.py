@@ -24,6 +24,7 @@ validation and test scoring in ``simgan.eval.task_eval``.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -267,13 +268,15 @@ def _fit(
     learner: Learner | None = None,
     min_steps: int = 0,
     ranks: Ranks = SINGLE,
+    tb: Any = None,
 ) -> tuple[dict[str, Any], int]:
     """Train ``model`` in place for one phase; leave it holding the best-validation weights.
 
     ``learner`` computes each step's loss (default: the supervised one); early stopping waits for
     ``min_steps`` optimizer steps. In a job of several ``ranks`` the learner trains through DDP on the
     rank's part of each batch; every rank validates on the whole split (the same weights give the same
-    scores, so every rank selects the same epoch), and rank 0 alone writes.
+    scores, so every rank selects the same epoch), and rank 0 alone writes. ``tb`` (a TensorBoard
+    SummaryWriter, or None) gets each epoch's numbers, at the epoch's index over all phases.
 
     Returns:
         The best epoch's record (``epoch``, ``step``, ``phase`` and validation scores) and the number of
@@ -319,6 +322,10 @@ def _fit(
             score = (float(epoch), 0.0)  # the last epoch is the best one
         record["time_s"] = round(time.perf_counter() - t0, 4)
         history.append(record)
+        if tb is not None:
+            for key, value in record.items():
+                if isinstance(value, int | float) and key not in ("epoch", "step"):
+                    tb.add_scalar(f"{phase}/{key}", value, len(history))
         if ranks.main:
             with open(out / "history.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
@@ -415,6 +422,31 @@ def _check_run(
     return info
 
 
+def _tensorboard(out: Path) -> Any:
+    from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
+
+    return SummaryWriter(str(out / "tb"))
+
+
+def _data_record(
+    train: Sequence[Source], test: Source | None, finetune: Source | None, target: Source | None
+) -> dict[str, Any]:
+    """What the run trained and was tested on: each dataset's path, layout, count and provenance."""
+
+    def one(src: Source) -> dict[str, Any]:
+        info = src.info
+        record = {"path": str(Path(info.path).resolve()), "layout": info.layout, "count": info.count}
+        if "provenance" in info.extra:
+            record["provenance"] = info.extra["provenance"]
+        return record
+
+    out: dict[str, Any] = {"train": [one(s) for s in train]}
+    for role, src in (("test", test), ("finetune", finetune), ("target", target)):
+        if src is not None:
+            out[role] = one(src)
+    return out
+
+
 RESULTS = ("metrics.json", "history.jsonl", "best.pt", "last.pt", "curves.json", "curves.png")
 
 
@@ -429,9 +461,10 @@ def _claim(out: Path, overwrite: bool, ranks: Ranks) -> None:
             out,
             f"already holds a train-task run ({held[0]}): pass --overwrite to replace it, or another --out",
         )
-    if ranks.main:
+    if ranks.main and held:
         for name in held:
             (out / name).unlink()
+        shutil.rmtree(out / "tb", ignore_errors=True)  # the old run's TensorBoard events
 
 
 def _adapt_weight(cfg: TaskConfig) -> float:
@@ -558,6 +591,7 @@ def train_task(
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
     fit_kw["ranks"] = ranks
+    fit_kw["tb"] = _tensorboard(out) if ranks.main else None
     epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
     learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
     best, steps = _fit(
@@ -604,6 +638,9 @@ def train_task(
         n_train, n_val = n_train + len(ft_train), n_val + len(ft_val)
     train_seconds = time.perf_counter() - t0
 
+    if fit_kw["tb"] is not None:
+        fit_kw["tb"].close()
+
     # 5. The test set, once, with the selected weights.
     metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt}
     test_metrics = None
@@ -624,6 +661,7 @@ def train_task(
             "best_epoch": best["epoch"],
             "best": best,
             "train_seconds": round(train_seconds, 3),
+            "data": _data_record(train, test, finetune, target),
         }
     )
     if ranks.main:
