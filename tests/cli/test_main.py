@@ -128,3 +128,24 @@ def test_version_answers_without_importing_torch() -> None:
     code = "import sys; from simgan.cli import main; main(['--version']); print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == [f"simgan {__version__}", "False"]
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parser and every subcommand's parser below it."""
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += _parsers(sub)
+    return out
+
+
+def test_help_shows_only_defaults_that_say_something_and_every_command_is_described() -> None:
+    parsers = _parsers(build_parser())
+    assert len(parsers) > len(commands())  # nested ones (experiment gap, matrix) included
+    for p in parsers[1:]:
+        text = p.format_help()
+        assert "(default: None)" not in text and "(default: False)" not in text, p.prog
+        assert p.description and len(p.description) > 20, p.prog
+    train_task = next(p for p in parsers if p.prog == "simgan train-task")
+    assert "(default: adam)" in train_task.format_help()  # the defaults that say something stay

@@ -45,7 +45,13 @@ def commands() -> list[ModuleType]:
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+    """Defaults shown where they say something: not for required options, switches or empty defaults."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
 
 
 class _Parser(argparse.ArgumentParser):

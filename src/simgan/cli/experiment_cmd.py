@@ -41,7 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fmt = p.formatter_class
 
     g = sub.add_parser(
-        "gap", help="synthetic vs refined vs adapted vs real, tested on real data", formatter_class=fmt
+        "gap",
+        help="synthetic vs refined vs adapted vs real, tested on real data",
+        description="The reality-gap table (the paper's Tables 2-4): per row and repeat, simulate, refine "
+        "or adapt, train the task network, and test it on real data; mean and std over repeats, the share "
+        "of the gap each row closes, and the report. A rerun resumes; --overwrite starts over.",
+        formatter_class=fmt,
     )
     g.add_argument("--out", type=Path, default=None, help="output folder (default runs/gap-TASK)")
     g.add_argument("--config", type=Path, help="YAML with GapConfig keys (refiner: and task_model: nested)")
@@ -75,7 +80,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device(g)
     add_json(g)
 
-    m = sub.add_parser("matrix", help="train on each dataset, test on each", formatter_class=fmt)
+    m = sub.add_parser(
+        "matrix",
+        help="train on each dataset, test on each",
+        description="The cross-domain matrix: a task network trained on each --data set (its train split) "
+        "is tested on the test split of every set; the diagonal is in-domain.",
+        formatter_class=fmt,
+    )
     m.add_argument("--task", choices=source.TASKS, required=True)
     m.add_argument("--data", action="append", required=True, metavar="NAME=DIR", help="a labelled dataset")
     m.add_argument("--out", type=Path, default=Path("runs/matrix"), help="output folder")
