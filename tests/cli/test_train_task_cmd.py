@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simgan.errors import InputError
 from simgan.train.optim import OPTIMIZERS, SCHEDULERS
 
 # Learning rates at which each optimizer makes visible progress in a few epochs on the toy sets.
@@ -236,3 +237,13 @@ def test_a_run_records_its_data_and_writes_tensorboard_events(
     loss = events.Scalars("train/train/loss")
     assert [e.step for e in loss] == [1, 2]
     assert loss[0].value == pytest.approx(_history(run)[0]["train/loss"], rel=1e-6)  # float32 events
+
+
+def test_the_library_takes_folders_as_well_as_sources(toy: dict[str, Path], tmp_path: Path) -> None:
+    from simgan.train.task import TaskConfig, train_task
+
+    cfg = TaskConfig(task="classify", epochs=1, min_steps=0, width=8, plot=False)
+    metrics = train_task(cfg, [toy["classify_train"]], str(toy["classify_test"]), tmp_path / "run")
+    assert metrics["n_test"] == 16 and 0.0 <= metrics["accuracy"] <= 1.0
+    with pytest.raises(InputError, match="--test .*no such"):
+        train_task(cfg, [toy["classify_train"]], tmp_path / "missing", tmp_path / "run2")

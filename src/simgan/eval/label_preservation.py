@@ -396,7 +396,7 @@ def measure_labels(
     *,
     oracle: Oracle | None = None,
     out: str | Path | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
 ) -> dict[str, Any]:
     """Label preservation of a refined dataset (see the module docstring); writes ``OUT/metrics.json``.
 

@@ -427,7 +427,7 @@ def evaluate_realism(
     cfg: RealismConfig | None = None,
     *,
     out: str | Path | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     progress: bool = False,
 ) -> dict[str, Any]:
     """Two-sample test, FID and KID between two datasets; writes ``OUT/metrics.json`` when ``out`` is set.

@@ -93,7 +93,7 @@ def evaluate_labels(
     *,
     oracle: str | Path | None = None,
     out: str | Path | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     progress: bool = False,
 ) -> dict[str, Any]:
     """Label preservation of a refined dataset (:mod:`simgan.eval.label_preservation`); writes

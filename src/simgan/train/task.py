@@ -40,7 +40,7 @@ from simgan import atomic, distributed
 from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
-from simgan.data.source import DatasetInfo, Source
+from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import seed_everything, select_device
 from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
@@ -422,6 +422,16 @@ def _check_run(
     return info
 
 
+def _source(data: Source | str | Path, flag: str) -> Source:
+    """An opened dataset argument; a folder that cannot be read is an InputError naming the flag."""
+    if isinstance(data, Source):
+        return data
+    try:
+        return open_dataset(data)
+    except InputError as e:
+        raise InputError(f"{flag} {e}") from None
+
+
 def _tensorboard(out: Path) -> Any:
     from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
 
@@ -506,12 +516,12 @@ def _learner(
 @distributed.main_writer("out")
 def train_task(
     cfg: TaskConfig,
-    train: Sequence[Source],
-    test: Source | None,
+    train: Sequence[Source | str | Path],
+    test: Source | str | Path | None,
     out: str | Path,
     *,
-    finetune: Source | None = None,
-    target: Source | None = None,
+    finetune: Source | str | Path | None = None,
+    target: Source | str | Path | None = None,
     progress: bool = True,
     on_curves: CurvePlotter | None = None,
     overwrite: bool = False,
@@ -521,7 +531,8 @@ def train_task(
     Args:
         cfg: the run's config (:class:`TaskConfig`).
         train: one or more labelled datasets, mixed (concatenated); they must agree on task, size,
-            channels and class names.
+            channels and class names. Each dataset argument is an opened Source or a folder (any
+            layout :func:`simgan.data.open_dataset` reads).
         test: the labelled test set (touched once, after training), or None to skip testing.
         out: the run folder; receives config.json, history.jsonl, best.pt, last.pt, metrics.json,
             curves.json and curves.png.
@@ -550,6 +561,11 @@ def train_task(
             (or ``target`` without ``adapt``); an ``out`` holding a run, without ``overwrite``.
     """
     # 1. Check the datasets and the config.
+    train = [_source(s, "--train") for s in train]
+    test, finetune, target = (
+        None if s is None else _source(s, flag)
+        for s, flag in ((test, "--test"), (finetune, "--finetune"), (target, "--target"))
+    )
     info = _check_run(cfg, train, finetune, test, target)
     augment = Augmenter(cfg.task, cfg.augment)  # refuses ops that would corrupt the labels
     ranks = distributed.setup()
