@@ -88,3 +88,34 @@ def test_one_writer_guards_the_named_argument(tmp_path: Path) -> None:
     assert job(1, out=tmp_path / "a") == 1 and job(2) == 2 and seen == [True, True]
     with atomic.locked_folder(tmp_path / "b"), pytest.raises(InputError, match="another simgan process"):
         job(3, tmp_path / "b")
+
+
+def test_shared_holders_exclude_an_exclusive_one_and_the_last_removes_the_file(tmp_path: Path) -> None:
+    a = atomic.FolderLock(tmp_path, shared=True).acquire()
+    b = atomic.FolderLock(tmp_path, shared=True).acquire()  # shards write side by side
+    with pytest.raises(InputError, match="shards of a sharded write are writing here"):
+        atomic.FolderLock(tmp_path).acquire()
+    a.release()
+    assert (tmp_path / atomic.FolderLock.NAME).is_file()  # b still holds it
+    b.release()
+    assert not (tmp_path / atomic.FolderLock.NAME).exists()
+    with atomic.FolderLock(tmp_path):  # a whole-folder writer refuses a shard, naming its pid
+        with pytest.raises(
+            InputError, match=f"another simgan process is writing here \\(pid {os.getpid()}\\)"
+        ):
+            atomic.FolderLock(tmp_path, shared=True).acquire()
+
+
+def test_a_named_lock_can_be_waited_for(tmp_path: Path) -> None:
+    import threading
+
+    held = atomic.FolderLock(tmp_path, ".simgan.merge.lock").acquire()
+    with pytest.raises(InputError, match="another simgan process is merging here"):  # `what` it would do
+        atomic.FolderLock(tmp_path, ".simgan.merge.lock", what="merging here").acquire()
+    timer = threading.Timer(0.2, held.release)
+    timer.start()
+    waiter = atomic.FolderLock(tmp_path, ".simgan.merge.lock").acquire(wait=True)  # returns once released
+    timer.join()
+    assert (tmp_path / ".simgan.merge.lock").read_text() == str(os.getpid())
+    waiter.release()
+    assert not any(tmp_path.iterdir())

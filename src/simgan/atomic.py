@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -84,32 +85,46 @@ class FolderLock:
     on release. The kernel drops the lock when the holder dies (even by kill -9), so a crashed run
     leaves at most an unlocked file that the next writer takes over; a second writer while the first
     runs is refused at once with one line naming the holder's pid.
+
+    Two variants serve a sharded write (:mod:`simgan.data.shards`): ``shared=True`` takes the folder's
+    lock in shared mode, so that any number of shard writers hold it together and exclude every
+    whole-folder writer (and are excluded by one); ``name`` locks another file of the folder (one shard,
+    or the short merge step), and ``acquire(wait=True)`` waits for it instead of refusing.
     """
 
     NAME = ".simgan.lock"
+    SHARED = "shards"  # what a shared lock file holds in place of a pid
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(
+        self, folder: str | Path, name: str = NAME, *, shared: bool = False, what: str = "writing here"
+    ) -> None:
         self.folder = Path(folder)
+        self.name = name
+        self.shared = shared
+        self.what = what  # how a refusal describes the holder: "another simgan process is <what>"
         self._fd: int | None = None
 
-    def acquire(self) -> FolderLock:
+    def acquire(self, wait: bool = False) -> FolderLock:
         if fcntl is None or self._fd is not None:
             return self
-        path = self.folder / self.NAME
+        path = self.folder / self.name
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
+        patience = time.monotonic() + 2.0
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
             except OSError as e:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
                 os.close(fd)
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-                who = f" (pid {holder})" if holder else ""
-                raise InputError.at(
-                    self.folder,
-                    f"another simgan process is writing here{who}; wait for it or choose another --out",
-                ) from None
+                # A shared request meets an exclusive holder that is either a whole-folder writer (its pid
+                # is there, or soon is) or the last shard removing the file on release: retry briefly.
+                if self.shared and holder in ("", self.SHARED) and time.monotonic() < patience:
+                    time.sleep(0.02)
+                    continue
+                raise InputError.at(self.folder, self._refusal(holder)) from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(path).st_ino
             except FileNotFoundError:
@@ -117,16 +132,32 @@ class FolderLock:
             if same:  # else the holder removed the file between our open and flock: take the new one
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        os.ftruncate(fd, 0)  # shared holders all write the same word, so their writes cannot mix
+        os.pwrite(fd, (self.SHARED if self.shared else str(os.getpid())).encode("ascii"), 0)
         self._fd = fd
         return self
 
+    def _refusal(self, holder: str) -> str:
+        if holder == self.SHARED:
+            return (
+                "shards of a sharded write are writing here (--shard); wait for them to finish "
+                "or choose another --out"
+            )
+        who = f" (pid {holder})" if holder else ""
+        return f"another simgan process is {self.what}{who}; wait for it or choose another --out"
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
-        if fd is not None:
-            (self.folder / self.NAME).unlink(missing_ok=True)  # before the unlock: no one can hold it
-            os.close(fd)  # closing the descriptor drops the flock
+        if fd is None:
+            return
+        if self.shared:  # remove the file only as its last holder: when no one else shares the lock
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return
+        (self.folder / self.name).unlink(missing_ok=True)  # before the unlock: no one can hold it
+        os.close(fd)  # closing the descriptor drops the flock
 
     def __enter__(self) -> FolderLock:
         return self.acquire()
