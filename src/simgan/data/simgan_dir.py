@@ -10,6 +10,9 @@ line is appended to ``labels.jsonl``; the line commits the sample. ``dataset.jso
 ``"complete": false`` until :meth:`DatasetWriter.close`. Reopening an interrupted directory keeps every
 committed sample (a torn last line is dropped) and the caller skips ids already present, so a resumed
 run ends with exactly the ids it was asked for, none lost or duplicated.
+
+N writers can write one directory together, each a shard with its own lines file, merged by the last one
+to finish (:mod:`simgan.data.shards`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from simgan import atomic
+from simgan.data import shards
 from simgan.data.images import read_image, write_png
 from simgan.data.labels import label_problem
 from simgan.data.source import TASKS, DatasetInfo, Sample, Source, register_layout
@@ -73,8 +77,10 @@ def _scan_labels(
     strict_tail: bool,
     meta: dict[str, Any] | None = None,
     repeats: list[tuple[int, int]] | None = None,
+    name: str = "labels.jsonl",
 ) -> tuple[list[str], list[str], np.ndarray, int]:
-    """Validate labels.jsonl; return ids, files, byte offsets of each line, and the good byte length.
+    """Validate labels.jsonl (or the lines file ``name``, a shard's); return ids, files, byte offsets of
+    each line, and the good byte length.
 
     With ``strict_tail`` False (the writer resuming), a torn last line without a newline is tolerated
     and excluded from the good length; everywhere else it is an error naming the line. With ``meta``
@@ -85,7 +91,7 @@ def _scan_labels(
     """
     task = meta.get("task") if meta else None
     n_classes = len(meta["classes"]) if meta and meta.get("classes") else None
-    path = root / "labels.jsonl"
+    path = root / name
     ids: list[str] = []
     files: list[str] = []
     offsets: list[int] = []
@@ -226,6 +232,10 @@ class DatasetWriter:
     Leaving the ``with`` block normally marks the dataset complete; an exception leaves it resumable.
     Reopening a folder that holds a dataset with another header (size, dtype, task, classes) is an
     :class:`InputError`; with ``require_same_provenance`` a different ``provenance`` is one too.
+
+    With ``shard=(I, N)`` this is one of N writers of the folder (:mod:`simgan.data.shards`): it writes
+    its own label file and images beside the other shards', and the last shard to close merges them
+    into the complete dataset. :attr:`complete` says whether the folder holds the complete dataset.
     """
 
     def __init__(
@@ -241,6 +251,7 @@ class DatasetWriter:
         label_schema: dict[str, Any] | None = None,
         provenance: dict[str, Any] | None = None,
         require_same_provenance: bool = False,
+        shard: tuple[int, int] | None = None,
     ):
         self.root = Path(root)
         if task not in (None, *TASKS):
@@ -257,42 +268,68 @@ class DatasetWriter:
         }
         self.label_schema = label_schema or {}
         self.provenance = provenance or {}
+        part = shards.Shard(*shard) if shard is not None else None
+        self.shard = part if part is not None and part.count > 1 else None  # shard 0/1 is the whole folder
+        self.complete = False  # whether the folder holds the complete dataset (after close, or a merge)
+        self._lines = self.shard.labels_name if self.shard else "labels.jsonl"
+        self._prefix = self.shard.image_prefix if self.shard else ""
+        self._labels: Any = None  # the open lines file; None when this writer has nothing to write
+        self._closed = False
         if self.root.exists() and not self.root.is_dir():
             raise InputError.at(self.root, "exists and is not a folder")
         self.root.mkdir(parents=True, exist_ok=True)
         self._same_provenance = require_same_provenance
-        self._lock = atomic.FolderLock(self.root).acquire()  # one writer per folder, before any change
+        # One writer per folder (or per shard, beside the other shards), before any change.
+        self._locks = (
+            shards.folder_locks(self.root, self.shard)
+            if self.shard
+            else [atomic.FolderLock(self.root).acquire()]
+        )
+        self._ids: set[str] = set()
         try:
-            self._open()
+            if self.shard is None:
+                self._open()
+            else:
+                with shards.merge_lock(self.root):  # the shards check and change the folder in turn
+                    self._open_shard()
         except BaseException:
-            self._lock.release()
+            self._release()
             raise
 
-    def _open(self) -> None:
-        self._ids: set[str] = set()
-        labels = self.root / "labels.jsonl"
-        if (self.root / "dataset.json").is_file():
-            old = _read_meta(self.root)
-            new = {**self.header}
-            keys: tuple[str, ...] = _HEADER_KEYS
-            if self._same_provenance:
-                # Compare as JSON would store it (tuples become lists).
-                new["provenance"] = json.loads(json.dumps(self.provenance, default=_json_default))
-                keys += ("provenance",)
-            found = first_difference({k: old.get(k) for k in keys}, {k: new[k] for k in keys})
-            if found is not None:
-                key, was, asked = found
-                raise InputError.at(
-                    self.root,
-                    f"already holds a different dataset ({key}: {clip(repr(was), 60)} there, "
-                    f"{clip(repr(asked), 60)} now); choose another output folder",
-                )
-        elif any(p.name not in ("images", atomic.FolderLock.NAME) for p in self.root.iterdir()):
-            raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
-        (self.root / "images").mkdir(exist_ok=True)  # only now: a refused folder is left untouched
+    def _check_meta(self) -> dict[str, Any] | None:
+        """The folder's ``dataset.json`` when it describes this dataset, None when there is none.
+
+        Raises:
+            InputError: another dataset's header (or provenance), or a folder with other files in it.
+        """
+        if not (self.root / "dataset.json").is_file():
+            if any(p.name != "images" and not _is_lock(p.name) for p in self.root.iterdir()):
+                raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
+            return None
+        old = _read_meta(self.root)
+        new = {**self.header}
+        keys: tuple[str, ...] = _HEADER_KEYS
+        if self._same_provenance:
+            # Compare as JSON would store it (tuples become lists).
+            new["provenance"] = json.loads(json.dumps(self.provenance, default=_json_default))
+            keys += ("provenance",)
+        found = first_difference({k: old.get(k) for k in keys}, {k: new[k] for k in keys})
+        if found is not None:
+            key, was, asked = found
+            raise InputError.at(
+                self.root,
+                f"already holds a different dataset ({key}: {clip(repr(was), 60)} there, "
+                f"{clip(repr(asked), 60)} now); choose another output folder",
+            )
+        return old
+
+    def _resume(self) -> None:
+        """Keep the samples already committed to this writer's lines file (dropping a torn last line and
+        repeated lines) and remove the temp files of atomic writes a kill interrupted."""
+        labels = self.root / self._lines
         if labels.is_file():
             repeats: list[tuple[int, int]] = []
-            ids, _, _, good = _scan_labels(self.root, strict_tail=False, repeats=repeats)
+            ids, _, _, good = _scan_labels(self.root, strict_tail=False, repeats=repeats, name=self._lines)
             if repeats:  # keep one copy of each repeated sample (and drop a torn last line)
                 data, kept, at = labels.read_bytes()[:good], [], 0
                 for start, end in repeats:
@@ -303,11 +340,46 @@ class DatasetWriter:
                 with open(labels, "r+b") as f:
                     f.truncate(good)  # drop a torn last line left by a kill mid-write
             self._ids = set(ids)
-        for folder in (self.root, self.root / "images"):
-            for tmp in folder.glob(".*.tmp"):  # temp files of atomic writes a kill interrupted
+        # A shard removes only its own temp files: the other shards are writing theirs beside it.
+        mine = f".{self._lines}.*.tmp" if self.shard else ".*.tmp"
+        for folder, pattern in ((self.root, mine), (self.root / "images", f".{self._prefix}*.tmp")):
+            for tmp in folder.glob(pattern):
                 tmp.unlink(missing_ok=True)
+
+    def _open(self) -> None:
+        self._check_meta()
+        shards.refuse_unfinished(self.root)
+        (self.root / "images").mkdir(exist_ok=True)  # only now: a refused folder is left untouched
+        self._resume()
         self._write_meta(complete=False)
-        self._labels = open(labels, "ab")
+        self._labels = open(self.root / self._lines, "ab")
+
+    def _open_shard(self) -> None:
+        assert self.shard is not None
+        old = self._check_meta()
+        if old is not None and old.get("complete"):  # a rerun after the merge: nothing left to write
+            self._ids = set(_scan_labels(self.root, strict_tail=True)[0])
+            shards.remove(self.root)  # what a merge stopped before its clean-up left behind
+            self.complete = True
+            return
+        shards.check_count(self.root, self.shard)
+        if (self.root / "labels.jsonl").is_file() and not shards.found(self.root):
+            raise InputError.at(
+                self.root,
+                "holds an unfinished write of one process (labels.jsonl): rerun it without --shard "
+                "to finish it, or choose another --out",
+            )
+        (self.root / "images").mkdir(exist_ok=True)
+        if (self.root / self.shard.done_name).is_file():  # finished before; the merge waits for others
+            self._ids = set(_scan_labels(self.root, strict_tail=True, name=self._lines)[0])
+            return
+        for name in ("dataset.json", "labels.jsonl"):  # the shards write these under the merge lock only
+            for tmp in self.root.glob(f".{name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+        self._resume()
+        if old is None:
+            self._write_meta(complete=False)
+        self._labels = open(self.root / self._lines, "ab")  # from now on the folder shows a sharded write
 
     def __contains__(self, sample_id: object) -> bool:
         return str(sample_id) in self._ids  # ids are strings on disk; 7 and "7" are the same sample
@@ -326,6 +398,9 @@ class DatasetWriter:
         sample_id = str(sample_id)
         if sample_id in self._ids:
             raise ValueError(f"duplicate id {sample_id!r}")
+        if self._labels is None:
+            done = "the dataset is complete" if self.complete else f"shard {self.shard} has finished"
+            raise ValueError(f"{self.root}: {done}; it takes no new samples")
         if image.ndim == 2:
             image = image[:, :, None]
         h = self.header
@@ -335,7 +410,7 @@ class DatasetWriter:
                 f"sample {sample_id!r}: expected image {expected} {h['dtype']}, "
                 f"got {tuple(image.shape)} {image.dtype}"
             )
-        file = f"images/{len(self._ids):08d}.png"
+        file = f"images/{self._prefix}{len(self._ids):08d}.png"
         write_png(self.root / file, image)
         record = {"id": sample_id, "file": file, "label": label}
         if params is not None:
@@ -345,41 +420,78 @@ class DatasetWriter:
         self._labels.flush()
         self._ids.add(sample_id)
 
-    def _write_meta(self, complete: bool) -> None:
+    def _write_meta(self, complete: bool, count: int | None = None) -> None:
         meta = {
             "format": FORMAT,
             "version": VERSION,
             **self.header,
-            "count": len(self._ids) if complete else None,
+            "count": (len(self._ids) if count is None else count) if complete else None,
             "complete": complete,
             "label_schema": self.label_schema,
             "provenance": self.provenance,
         }
         atomic.write_json(self.root / "dataset.json", meta)
 
+    def _check_lines(self, name: str, expected: int, wrote: str) -> None:
+        """Refuse to mark complete a lines file that holds other than ``expected`` lines."""
+        n_lines = _count_lines(self.root / name)
+        if n_lines != expected:
+            raise InputError.at(
+                self.root / name,
+                f"holds {n_lines} samples, but {wrote} {expected}: another process wrote here; "
+                "the dataset stays incomplete",
+            )
+
+    def _merge(self) -> None:
+        """The last shard to finish: merge every shard's lines into the complete dataset."""
+        assert self.shard is not None
+        if _read_meta(self.root).get("complete"):  # another shard merged, this one's lines included
+            self.complete = True
+            return
+        total = shards.merge(self.root, self.shard.count)
+        if total is None:  # some shard has not finished: the last one to finish merges
+            return
+        self._check_lines("labels.jsonl", total, f"the {self.shard.count} shards wrote")
+        self._write_meta(complete=True, count=total)
+        shards.remove(self.root)
+        self.complete = True
+
     def close(self, complete: bool = True) -> None:
         """Flush labels; with ``complete`` mark the dataset finished (count written), after checking
-        that ``labels.jsonl`` holds exactly the samples this writer knows of, each once."""
-        if self._labels.closed:
+        that ``labels.jsonl`` holds exactly the samples this writer knows of, each once. A shard marks
+        itself finished instead, and the last shard of N to finish merges them all."""
+        if self._closed:
             return
+        self._closed = True
         try:
-            self._labels.flush()
-            os.fsync(self._labels.fileno())
-            self._labels.close()
-            if complete:  # every line is one of this writer's samples, so the counts must agree
-                n_lines = _count_lines(self.root / "labels.jsonl")
-                if n_lines != len(self._ids):
-                    raise InputError.at(
-                        self.root / "labels.jsonl",
-                        f"holds {n_lines} samples, but this run wrote {len(self._ids)}: another "
-                        "process wrote here; the dataset stays incomplete",
-                    )
-                self._write_meta(complete=True)
+            if self._labels is not None:
+                self._labels.flush()
+                os.fsync(self._labels.fileno())
+                self._labels.close()
+                if complete:  # every line is one of this writer's samples, so the counts must agree
+                    self._check_lines(self._lines, len(self._ids), "this run wrote")
+                    if self.shard is None:
+                        self._write_meta(complete=True)
+                        self.complete = True
+                    else:
+                        atomic.write_json(self.root / self.shard.done_name, {"count": len(self._ids)})
+            if complete and self.shard is not None and not self.complete:
+                with shards.merge_lock(self.root):
+                    self._merge()
         finally:
-            self._lock.release()
+            self._release()
+
+    def _release(self) -> None:
+        for lock in reversed(self._locks):
+            lock.release()
 
     def __enter__(self) -> DatasetWriter:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.close(complete=exc_type is None)
+
+
+def _is_lock(name: str) -> bool:
+    """A lock file of the writers (:class:`atomic.FolderLock`): ``.simgan.lock``, ``.simgan.*.lock``."""
+    return name.startswith(".simgan.") and name.endswith(".lock")
