@@ -8,6 +8,10 @@ its ``best.pt`` by default (the checkpoint that best balances realism and label 
 simgan.train.label_monitor) and its ``checkpoint.pt`` (the last step) when there is no best.pt or when
 asked for ``last``. An interrupted call resumes: ids already
 written are skipped, so the result has every id exactly once.
+
+``shard=(I, N)`` refines only the I-th of N contiguous blocks of the input, so N processes (started by
+hand, or by torchrun, whose ``RANK``/``WORLD_SIZE`` give the shard when none is asked for) write one
+dataset together; the last of them to finish merges it (:mod:`simgan.data.shards`).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from simgan import distributed
 from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from simgan.config import config_from_dict
 from simgan.data.images import to_float
+from simgan.data.shards import Shard
 from simgan.data.simgan_dir import DatasetWriter
 from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import select_device
@@ -31,7 +37,15 @@ from simgan.errors import InputError
 from simgan.nn.refiner import Refiner, build_refiner, refine_images
 from simgan.train.refiner_config import BEST_NAME, RefinerTrainConfig
 
-__all__ = ["BEST_NAME", "CHECKPOINTS", "refiner_checkpoint", "load_refiner", "refine", "refine_batch"]
+__all__ = [
+    "BEST_NAME",
+    "CHECKPOINTS",
+    "refiner_checkpoint",
+    "load_refiner",
+    "resolve_shard",
+    "refine",
+    "refine_batch",
+]
 
 CHECKPOINTS = ("auto", "best", "last")
 Which = Literal["auto", "best", "last"]
@@ -128,6 +142,20 @@ def _to_pixels(y: torch.Tensor, dtype: str) -> np.ndarray:
     return np.rint(arr).astype(dtype).transpose(0, 2, 3, 1)
 
 
+def resolve_shard(shard: tuple[int, int] | None = None) -> Shard | None:
+    """The part of the input this process refines: ``shard`` (I, N), else torchrun's ``RANK``/``WORLD_SIZE``
+    when the environment describes several processes, else None (all of it, as does shard 0 of 1).
+
+    Raises:
+        InputError: a shard outside 0 <= I < N, or an environment that describes no job.
+    """
+    if shard is None:
+        ranks = distributed.ranks_from_env()
+        shard = (ranks.rank, ranks.world) if ranks.active else (0, 1)
+    part = Shard(*shard)
+    return part if part.count > 1 else None
+
+
 def refine(
     refiner: str | Path | nn.Module,
     input: str | Path | Source,
@@ -138,7 +166,8 @@ def refine(
     num_workers: int = 0,
     progress: bool = True,
     checkpoint: Which = "auto",
-) -> DatasetInfo:
+    shard: tuple[int, int] | None = None,
+) -> DatasetInfo | None:
     """Refine every image of ``input`` with R and write a simgan dataset to ``out``.
 
     Args:
@@ -151,16 +180,21 @@ def refine(
         progress: show a progress bar.
         checkpoint: which checkpoint of a run folder (:func:`refiner_checkpoint`): ``auto`` (best.pt when
             present), ``best`` or ``last``.
+        shard: ``(I, N)``: refine only block I (0-based) of N contiguous blocks of the input, one of N
+            processes writing ``out`` together (:func:`resolve_shard`; default: torchrun's ranks, if any).
 
     Returns:
-        The written dataset's info (same count, ids, labels and size as the input).
+        The written dataset's info (same count, ids, labels and size as the input); None for a shard
+        that finished before the others (the last shard to finish completes the dataset).
 
     Raises:
         InputError: bad refiner, unreadable input, channels that differ from the refiner's, ``out`` being
-            the input folder or holding a different dataset.
+            the input folder or holding a different dataset, a bad shard, or shards of another N or
+            another refiner or input writing ``out``.
     """
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    part = resolve_shard(shard)
     if isinstance(refiner, nn.Module):
         R, provenance = refiner, {"module": type(refiner).__name__}
     else:
@@ -176,6 +210,7 @@ def refine(
     if out.resolve() == Path(info.path).resolve():
         raise InputError.at(out, "is the input folder; write the refined dataset to another --out")
     dev = select_device(device if not isinstance(device, torch.device) else str(device))
+    dev = distributed.rank_device(dev, distributed.ranks_from_env())  # under torchrun: cuda:LOCAL_RANK
     R = R.to(dev).eval()
     if dev.type == "cuda":
         R = R.to(memory_format=torch.channels_last)
@@ -198,18 +233,21 @@ def refine(
                 "provenance": info.extra.get("provenance"),
             },
         },
+        shard=(part.index, part.count) if part else None,
     ) as writer:
         # Resume: skip ids already written. A simgan source knows its ids without decoding any pixels.
         ids = getattr(src, "ids", None)
-        todo = [i for i in range(len(src)) if ids is None or ids[i] not in writer]
+        mine = part.indices(len(src)).tolist() if part else range(len(src))
+        todo = [i for i in mine if ids is None or ids[i] not in writer]
         loader = DataLoader(
             _Pending(src, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
         )
-        with tqdm(total=len(todo), desc="refine", unit="img", disable=not progress) as bar:
+        desc = f"refine {part}" if part else "refine"
+        with tqdm(total=len(todo), desc=desc, unit="img", disable=not progress) as bar:
             for sids, images, labels in loader:
                 pixels = _to_pixels(refine_images(R, images.to(dev), amp=True), info.dtype)  # (B, H, W, C)
                 for sid, image, label in zip(sids, pixels, labels, strict=True):
                     if sid not in writer:
                         writer.add(sid, image, label)
                 bar.update(len(sids))
-    return open_dataset(out).info
+    return open_dataset(out).info if writer.complete else None

@@ -82,6 +82,8 @@ def sets(
         out[name] = root / name
     out["refined"] = root / "refined"
     refine(out["run"], out["a"], out["refined"], device="cpu", progress=False)
+    out["sharded"] = root / "sharded"  # shard 0 of 2 has finished, shard 1 has not run
+    refine(out["run"], out["a"], out["sharded"], device="cpu", progress=False, shard=(0, 2))
     (root / "badrun").mkdir()
     (root / "badrun" / "checkpoint.pt").write_bytes(b"PK\x03\x04 not really a zip file " * 8)
     out["badrun"] = root / "badrun"
@@ -96,6 +98,7 @@ TR = ["train-refiner", "--synthetic", "{a}", "--real", "{u}", "--out", "{out}"]
 GT = ["train-task", "gaze", "--out", "{out}"]
 HT = ["train-task", "handpose", "--out", "{out}"]
 RF = ["refine", "--input", "{a}", "--out", "{out}", "--refiner"]
+SH = ["refine", "--input", "{a}", "--out", "{sharded}", "--refiner"]  # shard 0/2 of it has finished
 
 # (argv with {a}/{u}/{missing}/{out}/{root} placeholders, text the one error line must contain)
 ROWS: list[tuple[list[str], str]] = [
@@ -126,6 +129,19 @@ ROWS: list[tuple[list[str], str]] = [
     ([*RF, "{missing}", "--checkpoint", "best"], "missing"),
     ([*RF, "{root}", "--checkpoint", "best"], "best.pt"),
     ([*RF, "{root}", "--checkpoint", "top"], "invalid choice"),
+    # refine --shard I/N: the value, and shards that do not belong together
+    ([*RF, "{run}", "--shard", "3/2"], "--shard: shard 3/2: expected I/N with N >= 1 and 0 <= I < N"),
+    ([*RF, "{run}", "--shard", "a/b"], "argument --shard: expected I/N like 0/2 (shard I of N), got 'a/b'"),
+    ([*RF, "{run}", "--shard", "0/0"], "argument --shard: shard 0/0: expected I/N with N >= 1"),
+    ([*RF, "{run}", "--shard=-1/2"], "argument --shard: shard -1/2: expected I/N"),
+    ([*RF, "{run}", "--shard", "1/2/3"], "--shard: expected I/N like 0/2 (shard I of N), got '1/2/3'"),
+    (
+        [*SH, "{run}", "--shard", "1/3"],
+        "sharded: holds shards of 2 (labels.shard-0-of-2.jsonl), this is shard 1/3: rerun with --shard I/2",
+    ),
+    ([*SH, "{run2}", "--shard", "1/2"], "sharded: already holds a different dataset (provenance.refined_by."),
+    ([*SH, "{run}"], "sharded: holds an unfinished sharded write (labels.shard-0-of-2.jsonl)"),
+    (["simulate", "digits", "--n", "4", "--size", "8x8", "--out", "{sharded}"], "sharded: already holds a"),
     # experiment gap: rows
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
     (["experiment", "gap", "--out", "{out}", "--consistent-lambda-reg", "-1"], "consistent_lambda_reg"),

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from simgan.data import LAYOUTS
+from simgan.data.shards import Shard
+from simgan.errors import InputError
 from simgan.experiment.table import format_table
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "print_json",
     "print_table",
     "size_arg",
+    "shard_arg",
 ]
 
 _DEST = "config:"  # namespace attributes of ConfigFlags start with this; nothing else does
@@ -170,3 +173,16 @@ def size_arg(text: str) -> tuple[int, int]:
     if h <= 0 or w <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
     return h, w
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    """Parse ``I/N`` (e.g. ``0/2``) for ``--shard``: shard I, counted from 0, of N."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N like 0/2 (shard I of N), got {text!r}") from None
+    try:
+        Shard(i, n)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return i, n

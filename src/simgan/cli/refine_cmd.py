@@ -4,14 +4,18 @@ Streams in batches, uses the GPU when there is one (bf16 autocast + channels_las
 (run, checkpoint, step, config) in the output's provenance, and resumes when rerun after an interruption.
 A run folder gives its best.pt (the step that best balanced realism and label preservation) when it has
 one, else its checkpoint.pt; --checkpoint last|best chooses.
+
+Several processes: --shard I/N refines the I-th of N contiguous blocks of the input into the same --out;
+start N of them (by hand, or `torchrun --nproc-per-node N -m simgan refine ...`, whose RANK/WORLD_SIZE
+give the shard). Each resumes like a single run, and the last to finish merges the complete dataset.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from simgan.cli.common import add_device
-from simgan.refine import CHECKPOINTS, refine
+from simgan.cli.common import add_device, shard_arg
+from simgan.refine import CHECKPOINTS, refine, resolve_shard
 
 NAME = "refine"
 ORDER = 31
@@ -32,10 +36,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=CHECKPOINTS,
         help="a run folder's checkpoint: auto (best.pt when present, else checkpoint.pt), best, last",
     )
+    p.add_argument(
+        "--shard",
+        type=shard_arg,
+        metavar="I/N",
+        help="refine block I (from 0) of N of the input, one of N processes writing --out together; "
+        "the last to finish merges them into one complete dataset (default under torchrun: "
+        "RANK/WORLD_SIZE; else the whole input)",
+    )
     add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    shard = resolve_shard(args.shard)
     info = refine(
         args.refiner,
         args.input,
@@ -44,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         num_workers=args.workers,
         checkpoint=args.checkpoint,
+        shard=args.shard,
     )
-    print(f"refined {info.count} images ({info.height}x{info.width}x{info.channels}) into {args.out}")
+    if info is None:  # a shard that others have yet to join
+        assert shard is not None
+        print(f"refined shard {shard} into {args.out}; the last of the {shard.count} shards to finish merges")
+        return 0
+    merged = f" (shard {shard}: the {shard.count} shards are merged)" if shard else ""
+    print(f"refined {info.count} images ({info.height}x{info.width}x{info.channels}) into {args.out}{merged}")
     return 0
