@@ -35,6 +35,7 @@ from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.nn.refiner import Refiner, build_refiner, refine_images
+from simgan.progress import off
 from simgan.train.refiner_config import BEST_NAME, RefinerTrainConfig
 
 __all__ = [
@@ -243,7 +244,7 @@ def refine(
             _Pending(src, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
         )
         desc = f"refine {part}" if part else "refine"
-        with tqdm(total=len(todo), desc=desc, unit="img", disable=not progress) as bar:
+        with tqdm(total=len(todo), desc=desc, unit="img", disable=off(progress)) as bar:
             for sids, images, labels in loader:
                 pixels = _to_pixels(refine_images(R, images.to(dev), amp=True), info.dtype)  # (B, H, W, C)
                 for sid, image, label in zip(sids, pixels, labels, strict=True):
