@@ -21,8 +21,10 @@ from PIL import Image
 
 from simgan.atomic import FolderLock
 from simgan.refine import refine
+from simgan.sim.registry import simulate
 from simgan.train.refiner import train_refiner
 from simgan.train.refiner_config import RefinerTrainConfig
+from simgan.train.task import TaskConfig, train_task
 
 RunCli = Callable[..., tuple[int, str, str]]
 TINY_REFINER = RefinerTrainConfig(
@@ -84,6 +86,10 @@ def sets(
     refine(out["run"], out["a"], out["refined"], device="cpu", progress=False)
     out["sharded"] = root / "sharded"  # shard 0 of 2 has finished, shard 1 has not run
     refine(out["run"], out["a"], out["sharded"], device="cpu", progress=False, shard=(0, 2))
+    out["taskrun"] = root / "taskrun"  # a finished train-task run
+    train_task(TaskConfig(epochs=1, min_steps=0, width=4, plot=False), [out["a"]], None, out["taskrun"])
+    out["sim"] = root / "sim"  # digits simulated with seed 0
+    simulate("digits", 8, out["sim"], seed=0, progress=False)
     (root / "badrun").mkdir()
     (root / "badrun" / "checkpoint.pt").write_bytes(b"PK\x03\x04 not really a zip file " * 8)
     out["badrun"] = root / "badrun"
@@ -110,6 +116,17 @@ ROWS: list[tuple[list[str], str]] = [
     (["evaluate", "realism", "--a", "{a}", "--b", "{u}", "--fit-threshold", "2"], "fit_threshold"),
     (["evaluate", "realism", "--a", "{a}", "--b", "{u}", "--steps", "x"], "invalid int value"),
     (["evaluate", "labels", "--synthetic", "{a}", "--refined", "{a}", "--oracle-min-steps", "-9"], "-9"),
+    # reruns that would replace or relabel what is there
+    (["train-task", "classify", "--train", "{a}", "--test", "{a}", "--out", "{taskrun}"], "--overwrite"),
+    (["simulate", "digits", "--n", "8", "--seed", "1", "--out", "{sim}"], "provenance.seed: 0 there, 1 now"),
+    (["simulate", "digits", "--n", "9", "--out", "{sim}"], "(provenance.n: 8 there, 9 now)"),
+    # export and inspect --stats
+    (["export", "{u}", "--to", "classes", "--out", "{out}"], "needs class labels"),
+    (["export", "{a}", "--embedded", "--out", "{out}"], "one of them"),
+    (["export", "--out", "{out}"], "one of them"),
+    (["export", "{u}", "--to", "folder", "--out", "{a}"], "holds no simgan export"),
+    (["export", "{u}", "--to", "tiles", "--out", "{out}"], "invalid choice"),
+    (["inspect", "{a}", "--stats", "--stats-n", "0"], "--stats-n 0"),
     # train-task: step floor and adaptation
     ([*TT, "--min-steps", "-1"], "min_steps"),
     ([*TT, "--adapt", "dann"], "--target"),
@@ -206,6 +223,35 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines[0]) < 400 and not lines[0].endswith(("...", " ..")), lines[0]
     assert "Traceback" not in err
     assert _snapshot(sets["root"]) == before  # nothing already written changed
+
+
+# A torchrun environment that describes no usable job, or a one-process command started under torchrun.
+ENV_ROWS: list[tuple[dict[str, str], list[str], str]] = [
+    ({"WORLD_SIZE": "two"}, TT, "WORLD_SIZE='two': expected an integer"),
+    ({"WORLD_SIZE": "2", "RANK": "5"}, TT, "RANK=5, WORLD_SIZE=2"),
+    (
+        {"WORLD_SIZE": "2", "RANK": "0"},
+        ["simulate", "digits", "--n", "4", "--out", "{out}"],
+        "without torchrun",
+    ),
+    ({"WORLD_SIZE": "2", "RANK": "1"}, ["experiment", "gap", "--out", "{out}"], "without torchrun"),
+]
+
+
+@pytest.mark.parametrize(("env", "argv", "expected"), ENV_ROWS)
+def test_a_bad_job_environment_is_one_line_and_exit_2(
+    run_cli: RunCli,
+    sets: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    argv: list[str],
+    expected: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    test_bad_input_is_one_line_and_exit_2(run_cli, sets, tmp_path, argv, expected)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
