@@ -40,3 +40,4 @@ def test_quiet_drops_notices_and_keeps_the_result(
     assert code == 0 and "monitor off" in err
     code, out, err = run_cli(*args, "--out", tmp_path / "quiet", "--quiet")
     assert code == 0 and err == "" and "trained refiner" in out
+    assert not progress.quiet()  # the command's quiet mode ends with it (in-process callers stay loud)

@@ -8,9 +8,11 @@ workers see it too.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
-__all__ = ["ENV", "quiet", "set_quiet", "off"]
+__all__ = ["ENV", "quiet", "set_quiet", "quieted", "off"]
 
 ENV = "SIMGAN_QUIET"
 
@@ -26,6 +28,21 @@ def set_quiet(on: bool = True) -> None:
         os.environ[ENV] = "1"
     else:
         os.environ.pop(ENV, None)
+
+
+@contextlib.contextmanager
+def quieted(on: bool) -> Iterator[None]:
+    """Quiet mode (when ``on``) for the duration of the block; the environment is restored after it."""
+    before = os.environ.get(ENV)
+    if on:
+        set_quiet()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
 
 
 def off(progress: bool) -> bool | None:

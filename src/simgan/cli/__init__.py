@@ -89,11 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv == ["--version"]:  # answered before torch is imported (the parser imports every command)
         print(f"simgan {__version__}")
         return 0
+    args = build_parser().parse_args(argv)
+    with progress.quieted(args.quiet):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; bad input and the OS's refusals become one line (exit 2)."""
     from simgan import distributed
 
-    args = build_parser().parse_args(argv)
-    if args.quiet:
-        progress.set_quiet()
     try:
         ranks = distributed.ranks_from_env()
         if ranks.active and args.command not in JOB_COMMANDS:
