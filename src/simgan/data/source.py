@@ -18,6 +18,7 @@ import numpy as np
 from simgan.errors import InputError
 
 __all__ = [
+    "open_source",
     "TASKS",
     "Sample",
     "DatasetInfo",
@@ -141,3 +142,14 @@ def open_dataset(path: str | Path, format: str | None = None) -> Source:
     if not any(path.iterdir()):
         raise InputError.at(path, "empty folder: no images found")
     raise InputError.at(path, "no images found and not a recognised dataset layout")
+
+
+def open_source(data: str | Path | Source, flag: str) -> Source:
+    """A dataset argument as a Source: an opened one as it is, a folder opened (any layout); an error
+    names the flag the argument came from (``--train missing: no such file or folder``)."""
+    if isinstance(data, Source):
+        return data
+    try:
+        return open_dataset(data)
+    except InputError as e:
+        raise InputError(f"{flag} {e}") from None

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from simgan import distributed, losses
 from simgan.checkpoint import CHECKPOINT_NAME
 from simgan.config import save_config
-from simgan.data.source import Source
+from simgan.data.source import Source, open_source
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.nn.refiner import Refiner, refine_images
@@ -74,7 +74,6 @@ from simgan.train.refiner_run import (
     log_line,
     monitor_step,
     notice,
-    open_data,
     postfix,
     save_state,
     write_grid,
@@ -346,7 +345,7 @@ def train_refiner(
     cfg = config or RefinerTrainConfig()
     validate_config(cfg)
     ranks = distributed.setup()
-    run, syn_src, real_src = Path(out), open_data(synthetic, "--synthetic"), open_data(real, "--real")
+    run, syn_src, real_src = Path(out), open_source(synthetic, "--synthetic"), open_source(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
     info = syn_src.info
     cfg, checkpoint = load_resume(run, cfg, info, real_src.info, resume=resume, ranks=ranks)

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from simgan.checkpoint import save_checkpoint
-from simgan.data.source import Source, open_dataset
+from simgan.data.source import Source
 from simgan.distributed import ranks_from_env
 from simgan.errors import InputError
 from simgan.nn.discriminator import DISCRIMINATOR_PRESETS, output_size, receptive_field
@@ -32,7 +32,6 @@ __all__ = [
     "BEST_NAME",
     "NonFiniteLossError",
     "GridWriter",
-    "open_data",
     "check_data",
     "check_finite",
     "log_line",
@@ -57,16 +56,6 @@ def notice(text: str) -> None:
     if not ranks_from_env().main or quiet():
         return
     tqdm.write(f"simgan train-refiner: {text}", file=sys.stderr)
-
-
-def open_data(path: str | Path | Source, flag: str) -> Source:
-    """Open a dataset argument; an error names the flag it came from."""
-    if isinstance(path, Source):
-        return path
-    try:
-        return open_dataset(path)
-    except InputError as e:
-        raise InputError(f"{flag} {e}") from None
 
 
 def check_data(synthetic: Source, real: Source, preset: str, global_adversarial: bool) -> None:

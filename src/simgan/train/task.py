@@ -40,7 +40,7 @@ from simgan import atomic, distributed
 from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
-from simgan.data.source import DatasetInfo, Source, open_dataset
+from simgan.data.source import DatasetInfo, Source, open_source
 from simgan.device import seed_everything, select_device
 from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
@@ -422,16 +422,6 @@ def _check_run(
     return info
 
 
-def _source(data: Source | str | Path, flag: str) -> Source:
-    """An opened dataset argument; a folder that cannot be read is an InputError naming the flag."""
-    if isinstance(data, Source):
-        return data
-    try:
-        return open_dataset(data)
-    except InputError as e:
-        raise InputError(f"{flag} {e}") from None
-
-
 def _tensorboard(out: Path) -> Any:
     from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
 
@@ -561,9 +551,9 @@ def train_task(
             (or ``target`` without ``adapt``); an ``out`` holding a run, without ``overwrite``.
     """
     # 1. Check the datasets and the config.
-    train = [_source(s, "--train") for s in train]
+    train = [open_source(s, "--train") for s in train]
     test, finetune, target = (
-        None if s is None else _source(s, flag)
+        None if s is None else open_source(s, flag)
         for s, flag in ((test, "--test"), (finetune, "--finetune"), (target, "--target"))
     )
     info = _check_run(cfg, train, finetune, test, target)
