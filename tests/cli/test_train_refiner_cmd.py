@@ -208,3 +208,23 @@ def test_real_images_of_another_size_train_and_draw_grids(run_cli: RunCli, tmp_p
     )  # fmt: skip
     assert code == 0, err
     assert sorted(p.name for p in (run / "grids").iterdir())[-1] == "step_0000005.png"
+
+
+def test_tensorboard_gets_the_images_and_the_hyperparameters(
+    run_cli: RunCli, data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    syn, real = data
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        "train-refiner", "--synthetic", syn, "--real", real, "--out", run, *FAST, "--steps", "3"
+    )
+    assert code == 0, err
+    events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    for name in ("synthetic", "refined", "difference", "real"):
+        steps = [e.step for e in events.Images(f"images/{name}")]
+        assert steps == [3, 6], (name, steps)  # every --grid-every 3 steps and the last (N_R + N_D + T = 6)
+    hparams = [p for p in (run / "tb").rglob("events.*") if "hparams" in str(p.parent)]
+    assert hparams, "the HPARAMS run is written beside the scalars"

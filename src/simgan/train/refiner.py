@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 
 from simgan import distributed, losses
 from simgan.checkpoint import CHECKPOINT_NAME
-from simgan.config import save_config
+from simgan.config import config_to_dict, save_config
 from simgan.data.source import Source, open_source
 from simgan.device import select_device
 from simgan.errors import InputError
@@ -71,6 +71,7 @@ from simgan.train.refiner_run import (
     NonFiniteLossError,
     check_data,
     check_finite,
+    log_hparams,
     log_line,
     monitor_step,
     notice,
@@ -420,14 +421,17 @@ def train_refiner(
                     bar.set_postfix(postfix(last_stats), refresh=False)
                     if monitor is not None and monitored:
                         monitor_step(state, monitor, last_stats, run, ckpt_path)  # warn, --strict, best.pt
-                grid = on_grid is not None and (done % cfg.grid_every == 0 or done == total)
-                if grid and ranks.main:
-                    write_grid(state, on_grid, run / "grids" / f"step_{done:07d}.png", grid_syn, grid_real)
+                grid = on_grid is not None or tb is not None
+                if grid and ranks.main and (done % cfg.grid_every == 0 or done == total):
+                    path = run / "grids" / f"step_{done:07d}.png"
+                    write_grid(state, on_grid, path, grid_syn, grid_real, tb)
                 if done % cfg.ckpt_every == 0 or done == total:
                     if tb is not None:
                         tb.flush()
                     save_state(state, ckpt_path)
                     existed = True
+        if tb is not None and last_stats:
+            log_hparams(tb, config_to_dict(cfg), last_stats)
     finally:
         bar.close()
         if tb is not None:

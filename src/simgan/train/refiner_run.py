@@ -40,6 +40,7 @@ __all__ = [
     "monitor_step",
     "notice",
     "save_state",
+    "log_hparams",
 ]
 
 # Called as on_grid(path, synthetic, refined, real, rows), like simgan.viz.grids.save_refiner_grid.
@@ -141,9 +142,16 @@ def postfix(line: dict[str, Any]) -> dict[str, str]:
 
 
 def write_grid(
-    state: RefinerState, on_grid: GridWriter, path: Path, synthetic: torch.Tensor, real: torch.Tensor
+    state: RefinerState,
+    on_grid: GridWriter | None,
+    path: Path,
+    synthetic: torch.Tensor,
+    real: torch.Tensor,
+    tb: Any = None,
 ) -> None:
-    """Refine the fixed grid images with the current R and hand them to ``on_grid``.
+    """Refine the fixed grid images with the current R and hand them to ``on_grid`` (when given) and to
+    TensorBoard (``tb``, when given: ``images/synthetic``, ``images/refined``, ``images/difference``
+    (|R(x) - x| / 2) and ``images/real``, in [0, 1], at the current step).
 
     Shape:
         synthetic: (n, C, H, W) and real: (n, C, H', W') on the CPU.
@@ -151,7 +159,25 @@ def write_grid(
     state.R.eval()
     refined = refine_images(state.R, synthetic.to(state.device), amp=state.amp).cpu()  # (n, C, H, W)
     state.R.train()
-    on_grid(path, synthetic, refined, real, state.config.grid_rows)
+    if on_grid is not None:
+        on_grid(path, synthetic, refined, real, state.config.grid_rows)
+    if tb is not None:
+        shown = {"synthetic": synthetic, "refined": refined, "real": real}
+        for name, images in shown.items():
+            tb.add_images(f"images/{name}", ((images + 1) / 2).clamp(0, 1)[:, :3], state.step)
+        tb.add_images("images/difference", ((refined - synthetic).abs() / 2)[:, :3], state.step)
+
+
+def log_hparams(tb: Any, config: dict[str, Any], stats: dict[str, Any]) -> None:
+    """The run's hyperparameters and its last logged numbers, for TensorBoard's HPARAMS tab."""
+    hparams = {
+        k: v if isinstance(v, int | float | str | bool) else str(v)
+        for k, v in config.items()
+        if not k.startswith("_") and v is not None
+    }
+    metrics = {f"final/{k}": float(v) for k, v in stats.items() if "/" in k and isinstance(v, int | float)}
+    if metrics:
+        tb.add_hparams(hparams, metrics, run_name="hparams")
 
 
 def monitor_step(
