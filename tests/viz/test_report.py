@@ -84,17 +84,22 @@ def test_full_run_gives_every_section_with_working_relative_images(tmp_path: Pat
     run = make_run(tmp_path / "run")
     out = tmp_path / "site" / "report.html"
     summary = build_report(run, out)
-    assert summary["sections"] == ["config", "curves", "grids", "gap", "realism", "labels", "embeddings"]
+    assert summary["sections"] == [
+        "headline", "gap", "grids", "curves", "realism", "labels", "embeddings", "config"
+    ]  # fmt: skip
     tags = _parse(out)
-    # curves + 6 of 8 grids + gap curves + embedding
-    assert len(tags.imgs) == 9
+    # headline bars + curves + 6 of 8 grids + gap curves + embedding
+    assert len(tags.imgs) == 10
     for src in tags.imgs:
         assert src.startswith("report_files/") and not re.match(r"^[a-z]+:", src)
         assert (out.parent / unquote(src)).is_file(), src
     grids = sorted(p.name for p in (out.parent / "report_files").glob("grid_*.png"))
     assert grids[0] == "grid_0000000.png" and grids[-1] == "grid_0000350.png" and len(grids) == 6
     html = out.read_text()
-    assert "Reality gap" in html and "9.4 &plusmn; 0.2" in html and "0.61" in html
+    assert "9.4 &plusmn; 0.2" in html and "0.61" in html  # the full table keeps every number
+    head = html.split("<h2>")[1]  # the page opens with the headline, in degrees, against synthetic
+    assert head.startswith("The reality gap") and "9.4 ± 0.2°" in head and "−2.7° better" in head
+    assert html.rindex("<h2>") == html.index("<h2>Configuration")  # and the configuration comes last
 
 
 def test_strings_from_the_run_are_escaped(tmp_path: Path) -> None:
@@ -118,7 +123,7 @@ def test_nothing_is_fetched_from_the_network(tmp_path: Path) -> None:
 def test_config_and_stats_only_still_give_a_page(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     summary = build_report(make_run(tmp_path / "run", full=False), out)
-    assert summary["sections"] == ["config", "curves"]
+    assert summary["sections"] == ["curves", "config"]
     html = out.read_text()
     assert "1 malformed line(s) of stats.jsonl skipped" in html
     assert '<th class="key changed">lambda_reg</th>' in html  # the non-default value is highlighted

@@ -144,7 +144,7 @@ def test_report_loads_without_console_errors_or_broken_images(chromium: str, tmp
     page = tmp_path / "site" / "report.html"
     build_report(make_example_run(tmp_path / "run"), page, title="example run (illustrative numbers)")
     marks, console = open_page(chromium, page, tmp_path / "profile")
-    assert marks == {"images": 7, "broken-images": 0}, marks  # curves, 5 grids, gap curves
+    assert marks == {"images": 8, "broken-images": 0}, marks  # headline, curves, 5 grids, gap curves
     assert console == [], console
 
     real_run = os.environ.get("SIMGAN_REPORT_RUN")
@@ -168,7 +168,7 @@ def test_a_broken_image_path_fails_the_check(chromium: str, tmp_path: Path) -> N
     build_report(make_example_run(tmp_path / "run"), page)
     (tmp_path / "report_files" / "curves.png").unlink()
     marks, _ = open_page(chromium, page, tmp_path / "profile")
-    assert marks == {"images": 7, "broken-images": 1}
+    assert marks == {"images": 8, "broken-images": 1}
 
 
 def test_a_script_error_shows_up_as_a_console_line(chromium: str, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@
 
 | file in RUN | section |
 | --- | --- |
-| ``config.json`` | the configuration (non-default values marked) |
+| ``gap.json`` | first, the headline: each row in its unit (%, degrees, px) +/- std, the change against
+  synthetic, the share of the gap closed, and a bar chart with error bars (simgan.viz.headline) |
 | ``stats.jsonl`` | loss / D-accuracy / learning-rate curves over steps (one panel per key prefix) |
 | ``grids/step_*.png`` | synthetic, refined, difference, real at up to 6 training steps |
 | ``gap.json`` | the gap table (mean +/- std per condition) and the %-within-d curves |
@@ -13,6 +14,7 @@
   maps condition names to results, as ``experiment gap`` writes it) |
 | ``labels.json`` | label preservation (``simgan evaluate labels``) |
 | ``embedding*.png`` | PCA / t-SNE maps (``simgan visualize``) |
+| ``config.json`` | last, the configuration (non-default values marked) |
 
 An experiment folder without its own ``stats.jsonl`` but with ``refiner/stats.jsonl`` (``experiment gap``)
 gets its curves and grids from ``RUN/refiner/``.
@@ -44,6 +46,7 @@ from matplotlib.figure import Figure
 
 from simgan import atomic
 from simgan.errors import InputError
+from simgan.viz.headline import headline, headline_figure
 
 __all__ = ["MAX_GRIDS", "read_stats", "build_report"]
 
@@ -59,6 +62,7 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
        max-width: 1150px; color: #222; line-height: 1.4; padding: 0 12px; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 0.92em; }
+table.headline { font-size: 1.15em; } table.headline td { min-width: 7em; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .changed { background: #fff7d6 !important; }
@@ -308,6 +312,9 @@ def _gap_section(run: Path, assets: _Assets) -> str | None:
                 curve_keys.append(k)
     # The task's headline metrics first, bookkeeping (counts, seconds) after.
     scalar_keys.sort(key=lambda k: (k not in _HEADLINE, k.startswith("n_") or k.endswith("_seconds")))
+    # A column that holds one value in every row says it once, under the table.
+    same = [k for k in scalar_keys if k not in _HEADLINE and len({results[c].get(k) for c in conds}) == 1]
+    scalar_keys = [k for k in scalar_keys if k not in same]
     head = "".join(f"<th>{_e(k)}</th>" for k in scalar_keys)
     rows = []
     for c in conds:
@@ -315,12 +322,16 @@ def _gap_section(run: Path, assets: _Assets) -> str | None:
         for k in scalar_keys:
             v, sd = results[c].get(k), results[c].get(f"{k}_std")
             text = "" if v is None else _fmt(float(v))
-            if _is_num(sd):
+            if _is_num(sd) and float(sd) != 0.0:  # no "+/- 0" filler
                 text += f" &plusmn; {_fmt(float(sd))}"
             cells.append(f'<td class="num">{text}</td>')
         rows.append(f"<tr><th>{_e(c)}</th>{''.join(cells)}</tr>")
     table = f"<table>\n<tr><th>condition</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
-    parts = [f"<h2>Reality gap</h2>\n<p>Task: <code>{_e(gap.get('task', '?'))}</code>.</p>\n{table}"]
+    task = _e(gap.get("task", "?"))
+    parts = [f"<h2>All numbers of the gap table</h2>\n<p>Task: <code>{task}</code>.</p>\n{table}"]
+    if same:
+        shared = ", ".join(f"{_e(k)} {_fmt(float(results[conds[0]][k]))}" for k in same)
+        parts.append(f'<p class="muted">The same in every row: {shared}.</p>')
     if curve_keys:
         fig = Figure(figsize=(4.6 * len(curve_keys), 3.6), layout="constrained")
         axes = fig.subplots(1, len(curve_keys), squeeze=False)[0]
@@ -347,6 +358,33 @@ def _gap_section(run: Path, assets: _Assets) -> str | None:
             )
         )
     return "\n".join(parts)
+
+
+def _headline_section(run: Path, assets: _Assets) -> str | None:
+    """The opening block: what the run measured, in the units people use (simgan.viz.headline)."""
+    gap = _read_json(run / "gap.json")
+    found = headline(gap) if isinstance(gap, dict) else None
+    if found is None:
+        return None
+    metric, label, rows = found
+    body = "\n".join(
+        f'<tr><th>{_e(r.name)}</th><td class="num">{_e(r.value)}</td><td class="num">{_e(r.change)}</td>'
+        f'<td class="num">{_e(r.closed)}</td></tr>'
+        for r in rows
+    )
+    repeats = gap.get("repeats")
+    over = (
+        f", mean &plusmn; std over {_e(repeats)} repeats" if isinstance(repeats, int) and repeats > 1 else ""
+    )
+    table = (
+        f'<table class="headline">\n<tr><th>row</th><th>{_e(label)}</th><th>vs synthetic</th>'
+        f"<th>gap closed</th></tr>\n{body}\n</table>"
+    )
+    chart = _img(assets.figure(headline_figure(label, rows), "headline.png"), f"{label} per row")
+    task = _e(gap.get("task", "?"))
+    rule = "Gap closed: (row &minus; synthetic) / (real &minus; synthetic)."
+    intro = f"{_e(label)} on the real test set, task <code>{task}</code>{over}. {rule}"
+    return f"<h2>The reality gap</h2>\n<p>{intro}</p>\n{table}\n{chart}"
 
 
 def _is_num(v: Any) -> bool:
@@ -436,11 +474,11 @@ def build_report(run: str | Path, out: str | Path, *, title: str | None = None) 
         training = run / "refiner"
     assets = _Assets(out)
     try:
-        sections = {
-            "config": _config_section(run),
-            "curves": _curves_section(training, assets),
-            "grids": _grids_section(training, assets),
+        sections = {  # the result first, the configuration last
+            "headline": _headline_section(run, assets),
             "gap": _gap_section(run, assets),
+            "grids": _grids_section(training, assets),
+            "curves": _curves_section(training, assets),
             "metrics": _metrics_section(run, "metrics.json", "Task metrics", "Test-set metrics of the run"),
             "realism": _metrics_section(
                 run,
@@ -453,6 +491,7 @@ def build_report(run: str | Path, out: str | Path, *, title: str | None = None) 
                 run, "labels.json", "Label preservation", "Synthetic vs refined, matched by sample id"
             ),
             "embeddings": _embedding_section(run, assets),
+            "config": _config_section(run),
         }
         present = {k: v for k, v in sections.items() if v is not None}
         if not present:
