@@ -187,3 +187,17 @@ def test_report_cli(run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
     assert code == 0 and json.loads(out)["out"] == str(run / "report.html")
     code, _, err = run_cli("report", tmp_path / "nope", "--out", tmp_path / "x.html")
     assert code == 2 and "nope" in err and "no such run folder" in err
+
+
+def test_a_task_run_shows_its_curves_and_confusion_matrix(tmp_path: Path) -> None:
+    run = tmp_path / "task"
+    run.mkdir()
+    metrics = {"task": "classify", "accuracy": 0.75, "confusion": [[3, 1], [0, 4]], "classes": ["<a>", "b"]}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    write_png(run / "curves.png", np.zeros((20, 30, 3), np.uint8))
+    out = tmp_path / "r.html"
+    assert build_report(run, out)["sections"] == ["metrics", "task"]
+    html = out.read_text()
+    task = html.split("<h2>Task run</h2>")[1]
+    assert "task_curves.png" in task and "&lt;a&gt;" in task  # class names escaped
+    assert '<td class="num changed">3</td>' in task and '<td class="num">1</td>' in task  # diagonal marked

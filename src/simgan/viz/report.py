@@ -9,7 +9,7 @@
 | ``stats.jsonl`` | loss / D-accuracy / learning-rate curves over steps (one panel per key prefix) |
 | ``grids/step_*.png`` | synthetic, refined, difference, real at up to 6 training steps |
 | ``gap.json`` | the gap table (mean +/- std per condition) and the %-within-d curves |
-| ``metrics.json`` | task metrics of a ``train-task`` run |
+| ``metrics.json`` | task metrics of a ``train-task`` run, then its ``curves.png`` and confusion matrix |
 | ``realism.json`` | two-sample test, FID, KID (``simgan evaluate realism``; one row per condition when it
   maps condition names to results, as ``experiment gap`` writes it) |
 | ``labels.json`` | label preservation (``simgan evaluate labels``) |
@@ -434,6 +434,32 @@ def _metrics_section(run: Path, name: str, title: str, intro: str) -> str | None
     return f"<h2>{_e(title)}</h2>\n{intro_html}\n{_kv_table(pairs)}"
 
 
+def _task_section(run: Path, assets: _Assets) -> str | None:
+    """A train-task run's picture: its curves (``curves.png``) and, for classify, the confusion matrix of
+    ``metrics.json`` (rows the true class, columns the predicted one; the diagonal marked)."""
+    metrics = _read_json(run / "metrics.json")
+    parts = []
+    if (run / "curves.png").is_file():
+        src = assets.copy(run / "curves.png", "task_curves.png")
+        parts.append(_img(src, "training curves", "curves.png"))
+    confusion = metrics.get("confusion") if isinstance(metrics, dict) else None
+    if isinstance(confusion, list) and confusion and all(isinstance(r, list) for r in confusion):
+        names = metrics.get("classes") or [str(k) for k in range(len(confusion))]
+        head = "".join(f"<th>{_e(n)}</th>" for n in names)
+        rows = []
+        for i, row in enumerate(confusion):
+            cells = "".join(
+                f'<td class="num{" changed" if i == j else ""}">{_fmt(v)}</td>' for j, v in enumerate(row)
+            )
+            rows.append(f"<tr><th>{_e(names[i] if i < len(names) else i)}</th>{cells}</tr>")
+        parts.append(
+            '<p class="muted">Confusion matrix on the test set: rows the true class, columns the predicted '
+            "one.</p>\n"
+            f"<table>\n<tr><th>true \\ predicted</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
+        )
+    return "<h2>Task run</h2>\n" + "\n".join(parts) if parts else None
+
+
 def _embedding_section(run: Path, assets: _Assets) -> str | None:
     maps = sorted(p for p in run.glob("embedding*.png") if p.is_file())
     if not maps:
@@ -480,6 +506,7 @@ def build_report(run: str | Path, out: str | Path, *, title: str | None = None) 
             "grids": _grids_section(training, assets),
             "curves": _curves_section(training, assets),
             "metrics": _metrics_section(run, "metrics.json", "Task metrics", "Test-set metrics of the run"),
+            "task": _task_section(run, assets),
             "realism": _metrics_section(
                 run,
                 "realism.json",
