@@ -29,7 +29,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "cli": set(),
 }
 BASE = {"errors", "atomic", "device", "distributed", "progress", "config", "checkpoint", "gaze", "handpose"}
-BASE |= {"__init__"}
+BASE |= {"loggers", "__init__"}
 ENTRY = {"__main__"}  # ``python -m simgan``: the command line's own layer
 
 

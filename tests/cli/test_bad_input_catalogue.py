@@ -120,6 +120,8 @@ ROWS: list[tuple[list[str], str]] = [
     (["train-task", "classify", "--train", "{a}", "--test", "{a}", "--out", "{taskrun}"], "--overwrite"),
     (["simulate", "digits", "--n", "8", "--seed", "1", "--out", "{sim}"], "provenance.seed: 0 there, 1 now"),
     (["simulate", "digits", "--n", "9", "--out", "{sim}"], "(provenance.n: 8 there, 9 now)"),
+    ([*TT, "--log-to", "tensorboard,nope"], "--log-to nope: unknown logger"),
+    ([*TR, "--log-to", "mlflow"], "--log-to mlflow: unknown logger"),
     # export and inspect --stats
     (["export", "{u}", "--to", "classes", "--out", "{out}"], "needs class labels"),
     (["export", "{a}", "--embedded", "--out", "{out}"], "one of them"),

@@ -49,6 +49,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (keys of RefinerTrainConfig)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN up to --steps")
     add_device(p)
+    p.add_argument(
+        "--log-to",
+        default="tensorboard",
+        metavar="LIST",
+        help="where the numbers also go, comma-separated: tensorboard (RUN/tb), wandb (when installed)",
+    )
     f = ConfigFlags(p, RefinerTrainConfig)
     presets = ["auto", *sorted(refiner_nn.REFINER_PRESETS)]
     f.add("--preset", "network sizes; auto picks by what the images are, then their size", choices=presets)
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             device=args.device,
             on_grid=save_refiner_grid,
+            log_to=args.log_to,
         )
     except NonFiniteLossError as e:
         print(f"simgan {NAME}: stopped: {e}", file=sys.stderr)

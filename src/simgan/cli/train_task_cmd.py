@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="unlabelled real images for --adapt (only their pixels are read, never labels)",
     )
+    p.add_argument(
+        "--log-to",
+        default="tensorboard",
+        metavar="LIST",
+        help="where the numbers also go, comma-separated: tensorboard (RUN/tb), wandb (when installed)",
+    )
     f = ConfigFlags(p, TaskConfig)
     f.add("--optimizer", "optimizer", choices=optim.OPTIMIZERS)
     f.add("--scheduler", "lr schedule per epoch", choices=optim.SCHEDULERS)
@@ -110,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
         on_curves=plot_curves,
         overwrite=args.overwrite,
+        log_to=args.log_to,
     )
     if not distributed.ranks_from_env().main:
         return 0  # rank 0 reports for the job

@@ -37,7 +37,7 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +52,8 @@ from simgan.config import config_to_dict, save_config
 from simgan.data.source import Source, open_source
 from simgan.device import select_device
 from simgan.errors import InputError
+from simgan.loggers import DEFAULT as DEFAULT_LOGGERS
+from simgan.loggers import open_loggers, parse_log_to
 from simgan.nn.refiner import Refiner, refine_images
 from simgan.progress import off
 from simgan.train.batches import ImagesOnly
@@ -295,12 +297,6 @@ def schedule(config: RefinerTrainConfig) -> list[Phase]:
 # The loop
 
 
-def _tensorboard(run: Path, step: int) -> Any:
-    from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
-
-    return SummaryWriter(str(run / "tb"), purge_step=step + 1)  # hide events a resumed run logs again
-
-
 @distributed.main_writer("out")
 def train_refiner(
     synthetic: str | Path | Source,
@@ -313,6 +309,7 @@ def train_refiner(
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     on_grid: GridWriter | None = None,
+    log_to: Sequence[str] = DEFAULT_LOGGERS,
 ) -> RefinerTrainResult:
     """Train a SimGAN refiner on synthetic images x and unlabelled real images y (Algorithm 1).
 
@@ -329,6 +326,8 @@ def train_refiner(
         on_grid: called every ``grid_every`` steps and after the last as ``on_grid(path, synthetic,
             refined, real, rows)`` with ``path`` = ``RUN/grids/step_XXXXXXX.png`` and the first ``rows``
             images of each set (on the CPU); :func:`simgan.viz.grids.save_refiner_grid` fits. None: no grids.
+        log_to: where the numbers, grid images and hyperparameters also go (:mod:`simgan.loggers`:
+            ``tensorboard`` writes ``RUN/tb``, ``wandb`` when installed).
 
     Under torchrun (simgan.distributed) every rank calls this with the same arguments: ``batch_size`` is
     per rank, R and D train through DistributedDataParallel, and rank 0 alone writes the run folder
@@ -345,6 +344,7 @@ def train_refiner(
     """
     cfg = config or RefinerTrainConfig()
     validate_config(cfg)
+    log_to = parse_log_to(log_to)  # an unknown or missing logger fails before any work
     ranks = distributed.setup()
     run, syn_src, real_src = Path(out), open_source(synthetic, "--synthetic"), open_source(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
@@ -386,7 +386,9 @@ def train_refiner(
         monitor, about = build_monitor(syn_src, cfg, run, dev, classifier)
     if progress or monitor is None:
         notice(about)
-    tb = _tensorboard(run, state.step) if ranks.main else None
+    tb = None  # purge_step: a resumed run hides the events it will log again
+    if ranks.main:
+        tb = open_loggers(run, log_to, "refiner", purge_step=state.step + 1, config=config_to_dict(cfg))
     existed = ckpt_path.is_file()
     last_stats: dict[str, Any] = {}
 

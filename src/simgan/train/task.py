@@ -46,6 +46,8 @@ from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
 from simgan.eval.metrics import METRICS, selection_metric
 from simgan.eval.task_eval import evaluate, evaluate_batches
+from simgan.loggers import DEFAULT as DEFAULT_LOGGERS
+from simgan.loggers import open_loggers, parse_log_to
 from simgan.nn.gaze_net import gaze_feature_shape
 from simgan.nn.task_model import build_task_model
 from simgan.progress import off
@@ -422,12 +424,6 @@ def _check_run(
     return info
 
 
-def _tensorboard(out: Path) -> Any:
-    from torch.utils.tensorboard import SummaryWriter  # slow to import; only a training run needs it
-
-    return SummaryWriter(str(out / "tb"))
-
-
 def _data_record(
     train: Sequence[Source], test: Source | None, finetune: Source | None, target: Source | None
 ) -> dict[str, Any]:
@@ -515,6 +511,7 @@ def train_task(
     progress: bool = True,
     on_curves: CurvePlotter | None = None,
     overwrite: bool = False,
+    log_to: Sequence[str] = DEFAULT_LOGGERS,
 ) -> dict[str, Any]:
     """Train the task network of ``cfg.task`` on the concatenated ``train`` sets; evaluate on ``test``.
 
@@ -534,6 +531,8 @@ def train_task(
             :func:`simgan.viz.curves.plot_curves`); None: no picture, ``curves.json`` only.
         overwrite: replace the run ``out`` already holds (its results are deleted first); without it
             such a folder is refused.
+        log_to: where each epoch's numbers also go (:mod:`simgan.loggers`: ``tensorboard`` writes
+            ``RUN/tb``, ``wandb`` when installed).
 
     Under torchrun (simgan.distributed) every rank calls this with the same arguments: ``batch_size`` is
     per rank (a step takes ``batch_size * N`` images), the network trains through DDP, rank 0 alone
@@ -558,6 +557,7 @@ def train_task(
     )
     info = _check_run(cfg, train, finetune, test, target)
     augment = Augmenter(cfg.task, cfg.augment)  # refuses ops that would corrupt the labels
+    log_to = parse_log_to(log_to)
     ranks = distributed.setup()
     device = distributed.rank_device(select_device(cfg.device), ranks)
     progress = progress and ranks.main
@@ -597,7 +597,8 @@ def train_task(
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
     fit_kw["ranks"] = ranks
-    fit_kw["tb"] = _tensorboard(out) if ranks.main else None
+    tb = open_loggers(out, log_to, "task", config=config_to_dict(cfg)) if ranks.main else None
+    fit_kw["tb"] = tb
     epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
     learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
     best, steps = _fit(
