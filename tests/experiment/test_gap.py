@@ -193,5 +193,5 @@ def test_demo_quick_prints_the_table_and_writes_the_report(tmp_path: Path, run_c
     assert {"synthetic", "refined", "real"} <= set(result["results"])
     assert result["realism"]["refined"]["c2st_accuracy"] > 0.0
     html = (tmp_path / "demo" / "report.html").read_text()
-    assert "Reality gap" in html and "synthetic" in html
+    assert "<h2>The reality gap</h2>" in html and "synthetic" in html
     assert "training data" in stdout and "report.html" in stdout
