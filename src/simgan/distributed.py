@@ -24,7 +24,7 @@ import functools
 import inspect
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -254,23 +254,13 @@ def main_writer(folder_arg: str) -> Callable[[F], F]:
     return decorate
 
 
-def world_of(checkpoint: dict[str, Any]) -> int:
-    """The number of ranks that wrote a checkpoint (1 for a single process, and for older checkpoints)."""
-    return int(checkpoint.get("world_size", 1))
-
-
 def check_world(checkpoint: dict[str, Any], ranks: Ranks, where: Any) -> None:
     """Refuse to resume a run with another number of ranks (the global batch, the shards and the
     per-rank history buffers would all change)."""
-    saved = world_of(checkpoint)
+    saved = int(checkpoint.get("world_size", 1))  # 1: one process, or a checkpoint older than jobs
     if saved != ranks.world:
         how = "one process" if saved == 1 else f"torchrun --nproc-per-node/--nnodes giving {saved} ranks"
         raise InputError.at(
             where,
             f"the run was trained by {saved} process(es), this job has {ranks.world}: resume it with {how}",
         )
-
-
-def per_rank(values: Sequence[Any], ranks: Ranks) -> Any:
-    """This rank's entry of a list saved per rank."""
-    return values[ranks.rank]

@@ -297,6 +297,66 @@ def schedule(config: RefinerTrainConfig) -> list[Phase]:
 # The loop
 
 
+def _resolve(
+    run: Path,
+    cfg: RefinerTrainConfig,
+    synthetic: Source,
+    real: Source,
+    resume: bool,
+    ranks: distributed.Ranks,
+) -> tuple[RefinerTrainConfig, dict[str, Any] | None]:
+    """The config to train with (the saved one when resuming; an ``auto`` preset resolved by what the
+    images are) and the checkpoint to continue; refuses data the preset cannot take."""
+    info = synthetic.info
+    cfg, checkpoint = load_resume(run, cfg, info, real.info, resume=resume, ranks=ranks)
+    distributed.barrier(ranks)  # every rank has read the run folder before rank 0 changes it
+    if cfg.preset == "auto":
+        preset = resolve_preset(info.height, info.width, info.channels, info.task)
+        cfg = dataclasses.replace(cfg, preset=preset)
+    check_data(synthetic, real, cfg.preset, cfg.global_adversarial)
+    return cfg, checkpoint
+
+
+def _grid_images(synthetic: Source, real: Source, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed images of every grid (the first ones of each set), so grids of different steps compare.
+
+    Shape:
+        returns (n, C, H, W) and (n, C, H', W'), n = min(rows, len(synthetic), len(real)).
+    """
+    n = min(rows, len(synthetic), len(real))
+    return (
+        torch.stack([ImagesOnly(synthetic)[i] for i in range(n)]),
+        torch.stack([ImagesOnly(real)[i] for i in range(n)]),
+    )
+
+
+def _monitor(
+    synthetic: Source,
+    cfg: RefinerTrainConfig,
+    run: Path,
+    device: torch.device,
+    classifier: nn.Module | None,
+    ranks: distributed.Ranks,
+) -> tuple[Any, str]:
+    """The label monitor and the line that describes it (:func:`build_monitor`; its classifier trains
+    under a forked RNG, so R's run is unchanged by it). In a job rank 0 trains and saves it first; the
+    other ranks then load the same weights."""
+    if ranks.main:
+        found = build_monitor(synthetic, cfg, run, device, classifier)
+    distributed.barrier(ranks)
+    if not ranks.main:
+        found = build_monitor(synthetic, cfg, run, device, classifier)
+    return found
+
+
+def _last_line(stats: Path) -> dict[str, Any]:
+    """The last stats line of a run folder ({} when there is none)."""
+    if not stats.is_file():
+        return {}
+    lines = stats.read_text(encoding="utf-8").splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
 @distributed.main_writer("out")
 def train_refiner(
     synthetic: str | Path | Source,
@@ -348,14 +408,7 @@ def train_refiner(
     ranks = distributed.setup()
     run, syn_src, real_src = Path(out), open_source(synthetic, "--synthetic"), open_source(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
-    info = syn_src.info
-    cfg, checkpoint = load_resume(run, cfg, info, real_src.info, resume=resume, ranks=ranks)
-    distributed.barrier(ranks)  # every rank has read the run folder before rank 0 changes it
-    if cfg.preset == "auto":
-        cfg = dataclasses.replace(
-            cfg, preset=resolve_preset(info.height, info.width, info.channels, info.task)
-        )
-    check_data(syn_src, real_src, cfg.preset, cfg.global_adversarial)
+    cfg, checkpoint = _resolve(run, cfg, syn_src, real_src, resume, ranks)
     dev = distributed.rank_device(select_device(None if device is None else str(device)), ranks)
     semantic = load_consistency(cfg, syn_src, dev)  # before any training: a bad --consistency fails fast
     state = build_state(cfg, syn_src, real_src, dev, checkpoint, ranks)
@@ -365,25 +418,15 @@ def train_refiner(
     phases = schedule(cfg)
     total = phases[-1].end
     if state.step > total:
-        raise InputError.at(
-            run,
-            f"the run is already at step {state.step} (iteration {adversarial_iteration(cfg, state.step)}); "
-            f"--steps {cfg.steps} would end before that: pass a larger --steps",
-        )
-    # Fixed images for the grids (the first ones of each set), so grids of different steps compare.
-    n_grid = min(cfg.grid_rows, len(syn_src), len(real_src))
-    grid_syn = torch.stack([ImagesOnly(syn_src)[i] for i in range(n_grid)])  # (n, C, H, W)
-    grid_real = torch.stack([ImagesOnly(real_src)[i] for i in range(n_grid)])  # (n, C, H', W')
+        done = f"step {state.step} (iteration {adversarial_iteration(cfg, state.step)})"
+        short = f"--steps {cfg.steps} would end before that: pass a larger --steps"
+        raise InputError.at(run, f"the run is already at {done}; {short}")
+    grid_syn, grid_real = _grid_images(syn_src, real_src, cfg.grid_rows)
     if ranks.main:
         run.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run / "config.json")
-    # The label monitor (its classifier trains here, under a forked RNG: R's run is unchanged by it).
-    # Rank 0 trains and saves it; the other ranks then load the same weights.
     classifier = semantic.model if semantic is not None and semantic.task == "classify" else None
-    monitor, about = build_monitor(syn_src, cfg, run, dev, classifier) if ranks.main else (None, "")
-    distributed.barrier(ranks)
-    if not ranks.main:
-        monitor, about = build_monitor(syn_src, cfg, run, dev, classifier)
+    monitor, about = _monitor(syn_src, cfg, run, dev, classifier, ranks)
     if progress or monitor is None:
         notice(about)
     tb = None  # purge_step: a resumed run hides the events it will log again
@@ -446,14 +489,11 @@ def train_refiner(
             f"{monitor.threshold:g}): no {BEST_NAME}; simgan refine will use {CHECKPOINT_NAME}"
         )
     distributed.barrier(ranks)  # rank 0's files are complete before any rank returns
-    if not last_stats and stats_path.is_file():
-        lines = stats_path.read_text(encoding="utf-8").splitlines()
-        last_stats = json.loads(lines[-1]) if lines else {}
     return RefinerTrainResult(
         run=run,
         step=total,
         iteration=adversarial_iteration(cfg, total),
-        stats=last_stats,
+        stats=last_stats or _last_line(stats_path),  # a run that had nothing left to do: the file's
         refiner=state.R.cpu().eval(),
         config=cfg,
         best_step=state.monitor.best_step,

@@ -27,9 +27,8 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,6 +54,7 @@ from simgan.train.adapt_dann import DannLearner
 from simgan.train.adapt_learner import Learner, target_augmenter, to_device
 from simgan.train.adapt_self_train import SelfTrainLearner
 from simgan.train.optim import build_optimizer, build_scheduler
+from simgan.train.task_config import ADAPT_METHODS, TaskConfig
 from simgan.train.task_data import (
     TargetData,
     TaskData,
@@ -68,134 +68,9 @@ from simgan.train.task_data import (
 
 __all__ = ["ADAPT_METHODS", "TaskConfig", "train_task", "planned_epochs"]
 
-ADAPT_METHODS = ("none", "dann", "self-train")
-
 
 # on_curves(path, history, task, test_metrics): draws RUN/curves.png (simgan.viz.curves.plot_curves)
 CurvePlotter = Callable[[Path, list[dict[str, Any]], str, dict[str, Any] | None], None]
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """Everything a ``train-task`` run depends on; saved as ``RUN/config.json`` and in every checkpoint.
-
-    Attributes:
-        task: classify, gaze or handpose (must match every dataset's task).
-        epochs: training epochs on the ``--train`` sets (at least; ``min_steps`` may add more).
-        min_steps: the step floor: the train phase takes at least this many optimizer steps, adding
-            epochs when ``epochs`` would take fewer (a small set converges; docs/train_task.md).
-        batch_size: samples per step (the paper used 512 for gaze; 128 is faster per image on a CPU).
-        optimizer: sgd, momentum, nesterov, adagrad, rmsprop or adam (``simgan.train.optim``).
-        lr: learning rate (the paper: a constant 0.001).
-        momentum: momentum for ``momentum`` / ``nesterov``.
-        weight_decay: L2 penalty on the weights.
-        scheduler: none, step (lr *= lr_gamma every lr_step epochs) or exponential (lr *= lr_gamma ** (1 /
-            lr_step) every epoch, so both schedules halve the rate over the same span by default).
-        lr_step: epochs per StepLR decay, and the span of one lr_gamma factor for ExponentialLR.
-        lr_gamma: the decay factor.
-        augment: op names from ``simgan.data.augment`` (flip, crop, rotate, jitter).
-        val_fraction: share of the training data held out (seeded) for model selection.
-        patience: stop after this many epochs without a better validation score (0: never stop early);
-            never before ``min_steps`` steps.
-        finetune_epochs: epochs on the fine-tune set (0: half of ``epochs``, at least 1).
-        finetune_lr_factor: the fine-tune learning rate is ``lr * finetune_lr_factor``.
-        width: network width (0: the default, 16 for the digit CNN, 64 for the hourglass); unused by the
-            gaze CNN, whose widths are the paper's.
-        gaze_hidden: units of the gaze CNN's hidden FC layer (paper: 1000).
-        hg_stacks: hourglass stacks (paper: 2).
-        hg_depth: halvings inside each hourglass.
-        hg_stride: heatmap stride, 2 or 4 (heatmaps at 1/2 or 1/4 of the input).
-        hg_sigma: target Gaussian std in heatmap pixels.
-        hg_decode: argmax or soft-argmax.
-        seed: seeds the weights, the validation split, shuffling and augmentation.
-        device: auto, cpu, cuda, ...
-        workers: DataLoader workers when streaming from disk.
-        in_memory_mb: load a dataset into memory when its float pixels fit in this many MiB.
-        checkpoint_interval_s: write best.pt / last.pt at most this often during a phase (and always at
-            its end); the best weights are kept in memory meanwhile.
-        plot: draw ``curves.png`` (matplotlib, about half a second); ``curves.json`` is always written.
-        adapt: none; dann (a domain classifier on the task net's features through gradient reversal); or
-            self-train (a mean teacher labels the unlabelled real images). Both need ``target``.
-        adapt_weight: dann: lambda, the largest reversal weight of the ramp; self-train: the weight of
-            the unlabelled loss. 0: the method's default (dann 0.3, self-train 1.0).
-        pseudo_threshold: self-train, classify: the teacher's confidence a pseudo-label needs.
-        pseudo_max_error: self-train, gaze / handpose: the largest teacher-student disagreement (degrees
-            / pixels) a pseudo-label may have. 0: the task's default (gaze 3 degrees, handpose 2 px).
-        ema_decay: self-train: the mean teacher's EMA decay per step.
-        adapt_lr_factor: self-train: the adaptation phase's learning rate is ``lr * adapt_lr_factor``.
-        domain_hidden: dann: units of each hidden layer of the domain classifier G_d.
-        domain_layers: dann: hidden layers of G_d.
-    """
-
-    task: Literal["classify", "gaze", "handpose"] = "classify"
-    epochs: int = 10
-    min_steps: int = 1500
-    batch_size: int = 128
-    optimizer: Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    scheduler: Literal["none", "step", "exponential"] = "none"
-    lr_step: int = 5
-    lr_gamma: float = 0.5
-    augment: tuple[str, ...] = ()
-    val_fraction: float = 0.1
-    patience: int = 0
-    finetune_epochs: int = 0
-    finetune_lr_factor: float = 0.1
-    width: int = 0
-    gaze_hidden: int = 1000
-    hg_stacks: int = 2
-    hg_depth: int = 3
-    hg_stride: int = 4
-    hg_sigma: float = 1.5
-    hg_decode: Literal["argmax", "soft-argmax"] = "argmax"
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 0
-    in_memory_mb: int = 1024
-    checkpoint_interval_s: float = 60.0
-    plot: bool = True
-    adapt: Literal["none", "dann", "self-train"] = "none"
-    adapt_weight: float = 0.0
-    pseudo_threshold: float = 0.9
-    pseudo_max_error: float = 0.0
-    ema_decay: float = 0.99
-    adapt_lr_factor: float = 0.3
-    domain_hidden: int = 100
-    domain_layers: int = 1
-
-    def validate(self) -> None:
-        """Raise InputError for values no run can use (ranges the type system does not express)."""
-        checks = [
-            (self.epochs >= 1, "epochs must be >= 1"),
-            (self.min_steps >= 0, "min_steps must be >= 0"),
-            (self.adapt in ADAPT_METHODS, f"adapt must be one of {', '.join(ADAPT_METHODS)}"),
-            (self.adapt_weight >= 0, "adapt_weight must be >= 0"),
-            (0 <= self.pseudo_threshold <= 1, "pseudo_threshold must be in [0, 1]"),
-            (self.pseudo_max_error >= 0, "pseudo_max_error must be >= 0"),
-            (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
-            (self.adapt_lr_factor > 0, "adapt_lr_factor must be > 0"),
-            (
-                self.domain_hidden >= 1 and self.domain_layers >= 1,
-                "domain_hidden and domain_layers must be >= 1",
-            ),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.weight_decay >= 0, "weight_decay must be >= 0"),
-            (self.lr_step >= 1, "lr_step must be >= 1"),
-            (0 < self.lr_gamma <= 1, "lr_gamma must be in (0, 1]"),
-            (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
-            (self.patience >= 0, "patience must be >= 0"),
-            (self.finetune_epochs >= 0, "finetune_epochs must be >= 0"),
-            (self.finetune_lr_factor > 0, "finetune_lr_factor must be > 0"),
-            (self.width >= 0, "width must be >= 0"),
-            (self.hg_stride in (2, 4), "hg_stride must be 2 or 4"),
-            (self.hg_sigma > 0, "hg_sigma must be > 0"),
-        ]
-        for ok, problem in checks:
-            if not ok:
-                raise InputError(f"config: {problem}")
 
 
 # --- the loop -----------------------------------------------------------------------------------------
@@ -424,6 +299,86 @@ def _check_run(
     return info
 
 
+def _finetune(
+    cfg: TaskConfig, finetune: Source, progress: bool, fit_kw: dict[str, Any]
+) -> tuple[dict[str, Any], int, tuple[int, int]]:
+    """Step 4: fine-tune the best model on ``finetune`` at ``lr * finetune_lr_factor``, with the set's own
+    seeded validation split; returns the best record, the steps taken and the (train, val) sizes."""
+    ft_train, ft_val = split(len(finetune), cfg.val_fraction, cfg.seed)
+    ft_mem = fits_in_memory(finetune.info, len(finetune), cfg.in_memory_mb)
+    ft_kw = {"in_memory": ft_mem, "workers": cfg.workers, "progress": progress}
+    best, steps = _fit(
+        phase="finetune",
+        train=TaskData([finetune], ft_train, desc="load finetune", **ft_kw),
+        val=TaskData([finetune], ft_val, desc="load finetune val", **ft_kw),
+        epochs=cfg.finetune_epochs or max(1, cfg.epochs // 2),
+        lr=cfg.lr * cfg.finetune_lr_factor,
+        **fit_kw,
+    )
+    return best, steps, (len(ft_train), len(ft_val))
+
+
+def _open_run(out: Path, cfg: TaskConfig, overwrite: bool, ranks: Ranks) -> None:
+    """Claim ``out`` (refusing a run already there unless ``overwrite``) and start it: config.json and
+    an empty history.jsonl, written by rank 0."""
+    _claim(out, overwrite, ranks)
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.json")
+        (out / "history.jsonl").write_text("", encoding="utf-8")
+
+
+def _load(
+    cfg: TaskConfig, info: DatasetInfo, train: Sequence[Source], target: Source | None, progress: bool
+) -> tuple[TaskData, TaskData, TargetData | None]:
+    """Step 2: the seeded train / validation split of the mixed training sets, and the unlabelled target
+    images; each in memory when its float pixels fit ``in_memory_mb``."""
+    n_total = sum(len(s) for s in train)
+    train_idx, val_idx = split(n_total, cfg.val_fraction, cfg.seed)
+    in_memory = fits_in_memory(info, n_total, cfg.in_memory_mb)
+    data_kw = {"in_memory": in_memory, "workers": cfg.workers, "progress": progress}
+    train_data = TaskData(train, train_idx, desc="load train", **data_kw)
+    val_data = TaskData(train, val_idx, desc="load val", **data_kw)
+    target_data = None
+    if target is not None:
+        t_mem = fits_in_memory(target.info, len(target), cfg.in_memory_mb)
+        target_data = TargetData(target, in_memory=t_mem, workers=cfg.workers, progress=progress)
+    return train_data, val_data, target_data
+
+
+def _metrics(
+    cfg: TaskConfig,
+    info: DatasetInfo,
+    test_metrics: dict[str, Any] | None,
+    counts: dict[str, Any],
+    history: list[dict[str, Any]],
+    best: dict[str, Any],
+    data: tuple[Sequence[Source], Source | None, Source | None, Source | None],
+) -> dict[str, Any]:
+    """The ``metrics.json`` dict (see :func:`train_task`'s Returns)."""
+    train, test, finetune, target = data
+    metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt}
+    if test_metrics is not None:
+        metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
+    if cfg.task == "classify" and info.classes:
+        metrics["classes"] = list(info.classes)
+    metrics.update(
+        {
+            "n_train": counts["n_train"],
+            "n_val": counts["n_val"],
+            "n_test": len(test) if test is not None else 0,
+            "n_target": len(target) if target is not None else 0,
+            "steps": counts["steps"],
+            "epochs": len(history),
+            "best_epoch": best["epoch"],
+            "best": best,
+            "train_seconds": counts["train_seconds"],
+            "data": _data_record(train, test, finetune, target),
+        }
+    )
+    return metrics
+
+
 def _data_record(
     train: Sequence[Source], test: Source | None, finetune: Source | None, target: Source | None
 ) -> dict[str, Any]:
@@ -562,24 +517,11 @@ def train_task(
     device = distributed.rank_device(select_device(cfg.device), ranks)
     progress = progress and ranks.main
     out = Path(out)
-    _claim(out, overwrite, ranks)
-    if ranks.main:
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out / "config.json")
-        (out / "history.jsonl").write_text("", encoding="utf-8")  # a rerun into the same folder starts fresh
+    _open_run(out, cfg, overwrite, ranks)
 
     # 2. Seeded validation split of the mixed training sets; data into memory when small.
     seed_everything(cfg.seed)
-    n_total = sum(len(s) for s in train)
-    train_idx, val_idx = split(n_total, cfg.val_fraction, cfg.seed)
-    in_memory = fits_in_memory(info, n_total, cfg.in_memory_mb)
-    data_kw = {"in_memory": in_memory, "workers": cfg.workers, "progress": progress}
-    train_data = TaskData(train, train_idx, desc="load train", **data_kw)
-    val_data = TaskData(train, val_idx, desc="load val", **data_kw)
-    target_data = None
-    if target is not None:
-        t_mem = fits_in_memory(target.info, len(target), cfg.in_memory_mb)
-        target_data = TargetData(target, in_memory=t_mem, workers=cfg.workers, progress=progress)
+    train_data, val_data, target_data = _load(cfg, info, train, target, progress)
 
     model, spec = build_task_model(
         cfg,
@@ -596,9 +538,8 @@ def train_task(
     t0 = time.perf_counter()
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
-    fit_kw["ranks"] = ranks
     tb = open_loggers(out, log_to, "task", config=config_to_dict(cfg)) if ranks.main else None
-    fit_kw["tb"] = tb
+    fit_kw.update({"ranks": ranks, "tb": tb})
     epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
     learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
     best, steps = _fit(
@@ -630,47 +571,20 @@ def train_task(
 
     # 4. Fine-tune on the few real labels: lower lr, fewer epochs, its own validation split.
     if finetune is not None:
-        ft_train, ft_val = split(len(finetune), cfg.val_fraction, cfg.seed)
-        ft_mem = fits_in_memory(finetune.info, len(finetune), cfg.in_memory_mb)
-        ft_kw = {"in_memory": ft_mem, "workers": cfg.workers, "progress": progress}
-        best, more = _fit(
-            phase="finetune",
-            train=TaskData([finetune], ft_train, desc="load finetune", **ft_kw),
-            val=TaskData([finetune], ft_val, desc="load finetune val", **ft_kw),
-            epochs=cfg.finetune_epochs or max(1, cfg.epochs // 2),
-            lr=cfg.lr * cfg.finetune_lr_factor,
-            **fit_kw,
-        )
+        best, more, ft_sizes = _finetune(cfg, finetune, progress, fit_kw)
         steps += more
-        n_train, n_val = n_train + len(ft_train), n_val + len(ft_val)
-    train_seconds = time.perf_counter() - t0
-
-    if fit_kw["tb"] is not None:
-        fit_kw["tb"].close()
+        n_train, n_val = n_train + ft_sizes[0], n_val + ft_sizes[1]
+    if tb is not None:
+        tb.close()
+    counts = {"n_train": n_train, "n_val": n_val, "steps": steps}
+    counts["train_seconds"] = round(time.perf_counter() - t0, 3)
 
     # 5. The test set, once, with the selected weights.
-    metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt}
     test_metrics = None
     if test is not None:
         test_metrics = evaluate(model, test, cfg.task, device) if ranks.main else None
         test_metrics = distributed.broadcast(test_metrics, ranks)  # scored once, by rank 0
-        metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
-    if cfg.task == "classify" and info.classes:
-        metrics["classes"] = list(info.classes)
-    metrics.update(
-        {
-            "n_train": n_train,
-            "n_val": n_val,
-            "n_test": len(test) if test is not None else 0,
-            "n_target": len(target) if target is not None else 0,
-            "steps": steps,
-            "epochs": len(history),
-            "best_epoch": best["epoch"],
-            "best": best,
-            "train_seconds": round(train_seconds, 3),
-            "data": _data_record(train, test, finetune, target),
-        }
-    )
+    metrics = _metrics(cfg, info, test_metrics, counts, history, best, (train, test, finetune, target))
     if ranks.main:
         atomic.write_json(out / "metrics.json", metrics)
         atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
