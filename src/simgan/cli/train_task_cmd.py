@@ -64,10 +64,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add("--scheduler", "lr schedule per epoch", choices=optim.SCHEDULERS)
     f.add(
         "--augment",
-        f"comma-separated subset of {','.join(augment.AUGMENTATIONS)}, or none; flip is refused for classify",
+        f"comma-separated subset of {','.join(augment.AUGMENTATIONS)}, none, or auto (classify: crop; "
+        "gaze, handpose: none); flip is refused for classify",
         type=_ops,
         metavar="OPS",
-        shown="none",
+        shown="auto",
     )
     f.add("--epochs", "training epochs (at least; --min-steps may add more)")
     f.add("--min-steps", "step floor: at least this many optimizer steps (more epochs on small sets)")

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from simgan import atomic
 from simgan.config import config_to_dict, save_config
@@ -57,6 +58,8 @@ from simgan.data import open_dataset
 from simgan.data.embedded import split_indices, write_sklearn_digits
 from simgan.data.source import Source
 from simgan.errors import InputError
+from simgan.eval.label_free import atc_accuracy, mean_disagreement, predict
+from simgan.nn.task_model import load_task_model
 from simgan.refine import refine
 from simgan.sim.registry import simulate
 from simgan.train.refiner import RefinerTrainConfig, train_refiner
@@ -240,19 +243,41 @@ def _train_task_once(
     seed: int,
     progress: bool,
     adapt: str = "none",
-    target: Source | None = None,
+    unlabeled: Source | None = None,
 ) -> dict[str, Any]:
+    """Row model ``out`` (trained now, or found finished), its test metrics and its label-free signals on the
+    unlabelled real split; adapters read that split's pixels, never its labels."""
+    assert unlabeled is not None
     done = out / "metrics.json"
     if done.is_file():
-        return json.loads(done.read_text())
-    if out.exists():
-        shutil.rmtree(out)  # an interrupted task run: retrain from scratch (seconds to minutes)
-    tm = cfg.task_model
-    floor = cfg.min_task_steps or tm.min_steps
-    task_cfg = dataclasses.replace(tm, task=TASK_OF[cfg.task], seed=seed, min_steps=floor, adapt=adapt)
-    return train_task(
-        task_cfg, [train], test, out, target=target if adapt != "none" else None, progress=progress
-    )
+        metrics = json.loads(done.read_text())
+    else:
+        if out.exists():
+            shutil.rmtree(out)  # an interrupted task run: retrain from scratch (seconds to minutes)
+        tm = cfg.task_model
+        floor = cfg.min_task_steps or tm.min_steps
+        task_cfg = dataclasses.replace(tm, task=TASK_OF[cfg.task], seed=seed, min_steps=floor, adapt=adapt)
+        metrics = train_task(
+            task_cfg, [train], test, out, target=unlabeled if adapt != "none" else None, progress=progress
+        )
+    return metrics | _label_free(out, metrics, unlabeled)
+
+
+def _label_free(run: Path, metrics: dict[str, Any], unlabeled: Source) -> dict[str, Any]:
+    """A row model's label-free signals on the unlabelled real split (simgan.eval.label_free): its
+    predictions there (``RUN/unlabeled_predictions.npy``, kept for the disagreement between repeats) and,
+    for a classifier, its ATC accuracy estimate."""
+    cached = run / "unlabeled_predictions.npy"
+    if cached.is_file():
+        preds = torch.from_numpy(np.load(cached))
+    else:
+        model, _ = load_task_model(run)
+        preds = predict(model, metrics["task"], unlabeled)
+        atomic.atomic_write(cached, lambda f: np.save(f, preds.numpy()))
+    out: dict[str, Any] = {"unlabeled_predictions": preds}
+    if "atc_threshold" in metrics:
+        out["atc_accuracy"] = atc_accuracy(preds, metrics["atc_threshold"])
+    return out
 
 
 def _inputs(real: RealData) -> dict[str, str | None]:
@@ -357,11 +382,16 @@ def run_gap(
                 seed,
                 progress,
                 adapt=adapt,
-                target=splits["unlabeled"],
+                unlabeled=splits["unlabeled"],
             )
             per_repeat[name].append(m)
 
+    preds = {row: [m.pop("unlabeled_predictions") for m in runs] for row, runs in per_repeat.items()}
     results = {row: _aggregate(runs) for row, runs in per_repeat.items() if runs}
+    for row, p in preds.items():
+        d = mean_disagreement(TASK_OF[cfg.task], p)
+        if d is not None and row in results:
+            results[row]["disagreement"] = d
     gap_closed(results, TASK_OF[cfg.task])
     result: dict[str, Any] = {
         "task": cfg.task,

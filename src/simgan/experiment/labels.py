@@ -70,6 +70,7 @@ def build_oracle(
         lr=cfg.lr,
         seed=cfg.seed,
         device=str(device),
+        augment=(),  # the judge stays the plain classifier its numbers were measured with
     )
     metrics = train_task(task_cfg, [src], None, work_dir, progress=progress, overwrite=True)
     epochs = metrics["epochs"]

@@ -18,6 +18,8 @@ HEADLINE: dict[str, list[tuple[str, str, bool]]] = {
         ("mean_error_px", "mean error (px)", False),
     ],
 }
+# The unit of the between-repeat disagreement (simgan.eval.label_free) in the column title.
+DISAGREEMENT_UNIT = {"classify": "", "gaze": " (deg)", "handpose": " (px)"}
 
 
 def format_table(rows: list[list[Any]], header: list[str]) -> str:
@@ -42,13 +44,20 @@ def _get(metrics: dict[str, Any], path: str) -> float | None:
 
 
 def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the gap table: one row per training set, mean +/- std per metric, and the share
-    of the gap the row closes (``gap_closed``, when the result has it)."""
+    """Header and rows of the gap table: one row per training set, mean +/- std per metric, the share of
+    the gap the row closes (``gap_closed``, when the result has it), and the label-free signals measured on
+    the unlabelled real split (``atc_accuracy`` for classifiers, and ``disagreement`` between repeats)."""
     task = result["task_model"]
     cols = HEADLINE[task]
     closed = any("gap_closed" in m for m in result["results"].values())
+    atc = any("atc_accuracy" in m for m in result["results"].values())
+    dis = any("disagreement" in m for m in result["results"].values())
     header = (
-        ["training data", "n train"] + [title for _, title, _ in cols] + (["gap closed"] if closed else [])
+        ["training data", "n train"]
+        + [title for _, title, _ in cols]
+        + (["gap closed"] if closed else [])
+        + (["ATC est. (no labels)"] if atc else [])
+        + ([f"disagreement{DISAGREEMENT_UNIT[task]} (no labels)"] if dis else [])
     )
     rows = []
     for name, m in result["results"].items():
@@ -66,6 +75,12 @@ def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         if closed:
             g = m.get("gap_closed")
             cells.append("-" if g is None else f"{100 * g:.0f}%")
+        if atc:
+            a, a_std = m.get("atc_accuracy"), m.get("atc_accuracy_std", 0.0)
+            cells.append("-" if a is None else f"{100 * a:.1f} +/- {100 * a_std:.1f}")
+        if dis:
+            d = m.get("disagreement")
+            cells.append("-" if d is None else f"{100 * d:.1f}%" if task == "classify" else f"{d:.2f}")
         rows.append(cells)
     return header, rows
 

@@ -43,6 +43,7 @@ from simgan.data.source import DatasetInfo, Source, open_source
 from simgan.device import seed_everything, select_device
 from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
+from simgan.eval.label_free import atc_threshold
 from simgan.eval.metrics import METRICS, selection_metric
 from simgan.eval.task_eval import evaluate, evaluate_batches
 from simgan.loggers import DEFAULT as DEFAULT_LOGGERS
@@ -376,7 +377,25 @@ def _metrics(
             "data": _data_record(train, test, finetune, target),
         }
     )
+    if counts["atc_threshold"] is not None:
+        metrics["atc_threshold"] = counts["atc_threshold"]
     return metrics
+
+
+@torch.no_grad()
+def _atc(model: nn.Module, val: TaskData, cfg: TaskConfig, device: torch.device) -> float | None:
+    """The selected classifier's ATC threshold on its source validation split (simgan.eval.label_free):
+    what lets ``label_free.atc_accuracy`` estimate its accuracy on unlabelled real images later."""
+    if cfg.task != "classify" or not len(val):
+        return None
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    for x, y in val.batches(max(cfg.batch_size, 256), shuffle=False, seed=0):
+        logits.append(model(x.to(device)).float().cpu())
+        labels.append(y)
+    model.train(was_training)
+    return atc_threshold(torch.cat(logits), torch.cat(labels))
 
 
 def _data_record(
@@ -576,7 +595,12 @@ def train_task(
         n_train, n_val = n_train + ft_sizes[0], n_val + ft_sizes[1]
     if tb is not None:
         tb.close()
-    counts = {"n_train": n_train, "n_val": n_val, "steps": steps}
+    counts = {
+        "n_train": n_train,
+        "n_val": n_val,
+        "steps": steps,
+        "atc_threshold": _atc(model, val_data, cfg, device),
+    }
     counts["train_seconds"] = round(time.perf_counter() - t0, 3)
 
     # 5. The test set, once, with the selected weights.

@@ -31,7 +31,8 @@ class TaskConfig:
             lr_step) every epoch, so both schedules halve the rate over the same span by default).
         lr_step: epochs per StepLR decay, and the span of one lr_gamma factor for ExponentialLR.
         lr_gamma: the decay factor.
-        augment: op names from ``simgan.data.augment`` (flip, crop, rotate, jitter).
+        augment: op names from ``simgan.data.augment`` (flip, crop, rotate, jitter), or ``auto``: the
+            task's default (``simgan.data.augment.AUTO``: crop for classify, none for gaze and handpose).
         val_fraction: share of the training data held out (seeded) for model selection.
         patience: stop after this many epochs without a better validation score (0: never stop early);
             never before ``min_steps`` steps.
@@ -76,7 +77,7 @@ class TaskConfig:
     scheduler: Literal["none", "step", "exponential"] = "none"
     lr_step: int = 5
     lr_gamma: float = 0.5
-    augment: tuple[str, ...] = ()
+    augment: tuple[str, ...] = ("auto",)
     val_fraction: float = 0.1
     patience: int = 0
     finetune_epochs: int = 0
