@@ -140,3 +140,11 @@ def test_parse_refuses_unknown_and_label_corrupting_ops() -> None:
     with pytest.raises(ValueError, match=r"handpose targets must have shape"):
         rotate(torch.zeros(2, 1, 4, 4), torch.zeros(2, 3), "handpose", torch.zeros(2))
     assert not Augmenter("classify", "") and math.isclose(Augmenter("gaze", "rotate").max_degrees, 20.0)
+
+
+def test_auto_is_the_tasks_default_and_stands_alone() -> None:
+    assert parse_augmentations("auto", "classify") == ("crop",)
+    assert parse_augmentations(["auto"], "gaze") == ()
+    assert parse_augmentations("auto", "handpose") == ()
+    with pytest.raises(InputError, match="stands alone"):
+        parse_augmentations("auto,rotate", "classify")

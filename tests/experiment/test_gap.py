@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simgan.errors import InputError
@@ -68,6 +69,13 @@ def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) 
     for row, adapt in (("dann", "dann"), ("refined_self_train", "self-train"), ("refined", "none")):
         m = json.loads((out / "tasks" / f"{row}_r0" / "metrics.json").read_text())
         assert m["adapt"] == adapt and m["n_target"] == (0 if adapt == "none" else len(ids["unlabeled"]))
+    # Label-free signals on the unlabelled split: ATC's estimate per repeat, disagreement between repeats.
+    for row, m in result["results"].items():
+        assert 0.0 <= m["atc_accuracy"] <= 1.0 and 0.0 <= m["disagreement"] <= 1.0, row
+        preds = [np.load(out / "tasks" / f"{row}_r{r}" / "unlabeled_predictions.npy") for r in (0, 1)]
+        assert preds[0].shape == (len(ids["unlabeled"]), 10)
+        assert m["disagreement"] == pytest.approx(float(np.mean(preds[0].argmax(1) != preds[1].argmax(1))))
+    assert "ATC est. (no labels)" in stdout and "disagreement (no labels)" in stdout
 
 
 @pytest.mark.slow

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from simgan.data import open_dataset
+from simgan.data import ImageDataset, open_dataset
 from simgan.errors import InputError
 from simgan.eval.task_eval import evaluate
 from simgan.nn.task_model import load_task_model
 from simgan.train.task import TaskConfig, train_task
+from simgan.train.task_data import split
 
 QUICK = TaskConfig(
     epochs=3, min_steps=0, batch_size=16, lr=1e-2, gaze_hidden=32, hg_depth=1, width=8, plot=False
@@ -72,6 +73,14 @@ def test_mixed_sets_split_select_and_checkpoint(toy: dict[str, Path], tmp_path: 
     curves = json.loads((tmp_path / "run" / "curves.json").read_text())
     assert curves["epoch"] == [1, 2, 3, 4] and curves["val/accuracy"] == [h["val/accuracy"] for h in hist]
     assert curves["test"] == {} and not (tmp_path / "run" / "curves.png").exists()  # plot=False
+    # ATC's threshold (simgan.eval.label_free) on the selected model's validation split: the share of
+    # validation confidences above it is the validation accuracy.
+    images = [ImageDataset(s)[i][0] for s in train for i in range(len(s))]  # the mix, in order
+    val_idx = split(96, 0.25, cfg.seed)[1]
+    with torch.no_grad():
+        conf = torch.softmax(model(torch.stack([images[i] for i in val_idx])), 1).max(1).values
+    share_above = float((conf > m["atc_threshold"]).float().mean())
+    assert share_above == pytest.approx(m["best"]["val/accuracy"], abs=1 / 24)
 
 
 def test_finetune_runs_after_pretraining_at_lower_lr(toy: dict[str, Path], tmp_path: Path) -> None:
@@ -118,6 +127,7 @@ def test_gaze_net_learns_the_toy_mapping(toy: dict[str, Path], tmp_path: Path) -
     t = np.array([test.label(i)["gaze"] for i in range(len(test))])
     base = np.degrees(np.arccos(np.clip(t @ g / np.linalg.norm(g), -1, 1))).mean()
     assert m["angular_error_deg"] < 0.6 * base, (m["angular_error_deg"], base)
+    assert "atc_threshold" not in m  # ATC is for classifiers
     assert m["within_deg"]["20"] >= m["within_deg"]["5"]
 
 

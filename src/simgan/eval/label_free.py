@@ -56,10 +56,14 @@ def atc_threshold(logits: torch.Tensor, labels: torch.Tensor) -> float:
             f"atc_threshold expects logits (N, K) and labels (N,), got {tuple(logits.shape)} "
             f"and {tuple(labels.shape)}"
         )
-    conf = confidences(logits)
+    conf = confidences(logits).sort().values  # (N,) ascending
     accuracy = float((logits.argmax(dim=1) == labels).float().mean())
-    # The (1 - accuracy) quantile leaves a share `accuracy` of the confidences above it.
-    return float(torch.quantile(conf, 1.0 - accuracy))
+    below = len(conf) - round(accuracy * len(conf))  # samples that must fall at or below t
+    if below == 0:  # every sample right: t just under the least confident one
+        return float(torch.nextafter(conf[0], torch.zeros(())))
+    if below == len(conf):
+        return float(conf[-1])
+    return float((conf[below - 1] + conf[below]) / 2)
 
 
 def atc_accuracy(logits: torch.Tensor, threshold: float) -> float:
