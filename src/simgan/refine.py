@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from simgan import distributed
+from simgan.amp import memory_format, use_amp
 from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from simgan.config import config_from_dict
 from simgan.data.images import to_float
@@ -168,6 +169,7 @@ def refine(
     progress: bool = True,
     checkpoint: Which = "auto",
     shard: tuple[int, int] | None = None,
+    amp: bool = True,
 ) -> DatasetInfo | None:
     """Refine every image of ``input`` with R and write a simgan dataset to ``out``.
 
@@ -183,6 +185,8 @@ def refine(
             present), ``best`` or ``last``.
         shard: ``(I, N)``: refine only block I (0-based) of N contiguous blocks of the input, one of N
             processes writing ``out`` together (:func:`resolve_shard`; default: torchrun's ranks, if any).
+        amp: bf16 autocast + channels_last where the device does bf16 natively (:mod:`simgan.amp`); the
+            choice made is recorded in the output's provenance (``amp``).
 
     Returns:
         The written dataset's info (same count, ids, labels and size as the input); None for a shard
@@ -212,9 +216,8 @@ def refine(
         raise InputError.at(out, "is the input folder; write the refined dataset to another --out")
     dev = select_device(device if not isinstance(device, torch.device) else str(device))
     dev = distributed.rank_device(dev, distributed.ranks_from_env())  # under torchrun: cuda:LOCAL_RANK
-    R = R.to(dev).eval()
-    if dev.type == "cuda":
-        R = R.to(memory_format=torch.channels_last)
+    amp = use_amp(amp, dev)
+    R = R.to(dev, memory_format=memory_format(amp)).eval()
 
     with DatasetWriter(
         out,
@@ -233,6 +236,7 @@ def refine(
                 "layout": info.layout,
                 "provenance": info.extra.get("provenance"),
             },
+            "amp": amp,
         },
         shard=(part.index, part.count) if part else None,
     ) as writer:
@@ -246,7 +250,7 @@ def refine(
         desc = f"refine {part}" if part else "refine"
         with tqdm(total=len(todo), desc=desc, unit="img", disable=off(progress)) as bar:
             for sids, images, labels in loader:
-                pixels = _to_pixels(refine_images(R, images.to(dev), amp=True), info.dtype)  # (B, H, W, C)
+                pixels = _to_pixels(refine_images(R, images.to(dev), amp=amp), info.dtype)  # (B, H, W, C)
                 for sid, image, label in zip(sids, pixels, labels, strict=True):
                     if sid not in writer:
                         writer.add(sid, image, label)

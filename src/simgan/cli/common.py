@@ -141,6 +141,24 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
 
 
+AMP_HELP = (
+    "bf16 autocast + channels_last where the device does bf16 natively (CUDA; CPUs with AMX or AVX512-BF16)"
+)
+
+
+def add_amp(p: argparse.ArgumentParser) -> None:
+    """``--amp`` / ``--no-amp`` (default on: :mod:`simgan.amp` falls back to fp32 where bf16 is slow)."""
+    p.add_argument(
+        "--amp", action=argparse.BooleanOptionalAction, default=True, help=AMP_HELP + " (default: on)"
+    )
+
+
+def add_amp_flags(f: ConfigFlags, field: str = "amp") -> None:
+    """``--amp`` / ``--no-amp`` bound to a config's ``amp`` field."""
+    f.add("--amp", AMP_HELP, field=field, const=True)
+    f.add("--no-amp", "fp32 everywhere", field=field, const=False)
+
+
 def add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",

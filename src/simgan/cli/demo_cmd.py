@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simgan.cli.common import add_device, add_seed
+from simgan.cli.common import add_amp, add_device, add_seed
 from simgan.experiment.demo import run_demo
 from simgan.experiment.gap import ROWS
 
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="ROWS",
         help=f"comma-separated rows, from {','.join(ROWS)} (default: all; synthetic and real always run)",
     )
+    add_amp(p)
     add_seed(p)
     add_device(p)
 
@@ -43,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         methods=args.methods,
+        amp=args.amp,
     )
     return 0

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from simgan.cli.common import (
+    AMP_HELP,
     ConfigFlags,
     add_device,
     add_json,
@@ -27,7 +28,7 @@ from simgan.cli.common import (
 from simgan.config import load_config
 from simgan.data import source
 from simgan.errors import InputError
-from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap
+from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap, with_amp
 from simgan.experiment.table import format_gap
 from simgan.progress import quiet
 
@@ -75,6 +76,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add("--consistent-lambda-reg", "refined_consistent: the consistent refiner's lambda")
     f.add("--lambda-consistency", "refined_consistent: weight of the consistency loss")
     f.add("--no-realism", "skip the realism / label-preservation checks", field="realism", const=False)
+    g.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=AMP_HELP + ", for the refiners and the task models (default: the config's, on)",
+    )
     g.add_argument("--overwrite", action="store_true", help="delete OUT first")
     f.add("--seed", "base seed; repeat r uses seed + r")
     add_device(g)
@@ -98,7 +105,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def gap_config(args: argparse.Namespace) -> GapConfig:
     """GapConfig from defaults, the ``--config`` YAML, then the flags given."""
-    return load_config(GapConfig, args.config, config_overrides(args))
+    return with_amp(load_config(GapConfig, args.config, config_overrides(args)), args.amp)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from simgan.cli.common import add_device, shard_arg
+from simgan.cli.common import add_amp, add_device, shard_arg
 from simgan.refine import CHECKPOINTS, refine, resolve_shard
 
 NAME = "refine"
@@ -44,6 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "the last to finish merges them into one complete dataset (default under torchrun: "
         "RANK/WORLD_SIZE; else the whole input)",
     )
+    add_amp(p)
     add_device(p)
 
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.workers,
         checkpoint=args.checkpoint,
         shard=args.shard,
+        amp=args.amp,
     )
     if info is None:  # a shard that others have yet to join
         assert shard is not None

@@ -21,7 +21,15 @@ import argparse
 from typing import Any
 
 from simgan import distributed
-from simgan.cli.common import ConfigFlags, add_format, add_json, config_overrides, print_json, print_table
+from simgan.cli.common import (
+    ConfigFlags,
+    add_amp_flags,
+    add_format,
+    add_json,
+    config_overrides,
+    print_json,
+    print_table,
+)
 from simgan.config import load_config
 from simgan.data import augment, open_dataset, source
 from simgan.train import optim
@@ -70,6 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="OPS",
         shown="auto",
     )
+    add_amp_flags(f)
     f.add("--epochs", "training epochs (at least; --min-steps may add more)")
     f.add("--min-steps", "step floor: at least this many optimizer steps (more epochs on small sets)")
     f.add("--batch-size", "samples per step")

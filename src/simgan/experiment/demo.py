@@ -14,7 +14,7 @@ from typing import Any
 
 from simgan.config import config_to_dict
 from simgan.errors import InputError
-from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap, selected_rows
+from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap, selected_rows, with_amp
 from simgan.experiment.table import format_gap
 from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig
@@ -23,10 +23,14 @@ __all__ = ["demo_config", "run_demo"]
 
 
 def demo_config(
-    quick: bool = False, repeats: int | None = None, seed: int = 0, methods: list[str] | None = None
+    quick: bool = False,
+    repeats: int | None = None,
+    seed: int = 0,
+    methods: list[str] | None = None,
+    amp: bool = True,
 ) -> GapConfig:
     """The demo's experiment config (``quick``: a smoke test that finishes in well under 2 minutes;
-    ``methods``: the rows, default all)."""
+    ``methods``: the rows, default all; ``amp``: mixed precision where the device does bf16 natively)."""
     refiner = RefinerTrainConfig(
         preset="digits",
         steps=2000,
@@ -59,6 +63,7 @@ def demo_config(
         )
     if repeats is not None:
         cfg = dataclasses.replace(cfg, repeats=repeats)
+    cfg = with_amp(cfg, amp)
     if methods:
         selected_rows(methods)  # an unknown row fails here, before anything is written
         cfg = dataclasses.replace(cfg, methods=tuple(methods))
@@ -74,10 +79,11 @@ def run_demo(
     device: str | None = None,
     progress: bool = True,
     methods: list[str] | None = None,
+    amp: bool = True,
 ) -> dict[str, Any]:
     """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result."""
     out = Path(out)
-    cfg = demo_config(quick, repeats, seed, methods)
+    cfg = demo_config(quick, repeats, seed, methods, amp)
     overwrite = False
     if is_gap_folder(out):
         old = json.loads((out / "config.json").read_text())

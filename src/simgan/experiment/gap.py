@@ -66,7 +66,7 @@ from simgan.train.refiner import RefinerTrainConfig, train_refiner
 from simgan.train.task import TaskConfig, train_task
 from simgan.viz.grids import save_refiner_grid
 
-__all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder"]
+__all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder", "with_amp"]
 
 TASK_OF = {"digits": "classify", "eyes": "gaze", "hands": "handpose"}
 ROWS = (
@@ -111,7 +111,7 @@ class GapConfig:
         size: image (H, W); empty for the simulator's default.
         repeats: independent repeats (new synthetic data, refiner and task models each); mean and std.
         seed: base seed; repeat r uses seed + r.
-        refiner: the refiner's hyperparameters (``train-refiner``).
+        refiner: the refiner's hyperparameters (``train-refiner``); its ``amp`` also applies to ``refine``.
         task_model: the task model's training recipe (``train-task``).
         min_task_steps: every task model gets at least this many optimizer steps (more epochs for small
             sets), so the few-hundred-image real row is not under-trained next to the 4x rows; 0 keeps
@@ -152,6 +152,15 @@ class RealData:
     test: str | Path | None = None
     synthetic: str | Path | None = None
     refiner_run: str | Path | None = None
+
+
+def with_amp(cfg: GapConfig, amp: bool | None) -> GapConfig:
+    """``cfg`` with mixed precision (:mod:`simgan.amp`) asked for or turned off in the refiner, refine and
+    the task models alike; None keeps the config's own."""
+    if amp is None:
+        return cfg
+    refiner = dataclasses.replace(cfg.refiner, amp=amp)
+    return dataclasses.replace(cfg, refiner=refiner, task_model=dataclasses.replace(cfg.task_model, amp=amp))
 
 
 def _std(vals: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -455,7 +464,7 @@ def _training_sets(
         if run is None or target not in needs:
             continue
         folder = data / f"{target}_r{r}"
-        refine(run, sets[name], folder, device=device, progress=progress)
+        refine(run, sets[name], folder, device=device, progress=progress, amp=cfg.refiner.amp)
         sets[target] = open_dataset(folder)
     return sets
 
@@ -507,7 +516,7 @@ def _consistent_set(
         lambda_consistency=cfg.lambda_consistency,
     )
     _train_refiner(rcfg, synthetic, splits, run, device, progress)
-    refine(run, synthetic, folder, device=device, progress=progress)
+    refine(run, synthetic, folder, device=device, progress=progress, amp=cfg.refiner.amp)
     return open_dataset(folder)
 
 

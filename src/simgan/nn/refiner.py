@@ -44,6 +44,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from simgan.amp import autocast, use_amp
+
 __all__ = [
     "RefinerSpec",
     "REFINER_PRESETS",
@@ -169,21 +171,22 @@ def build_refiner(preset: str, channels: int, padding: str | None = None) -> Ref
 
 @torch.no_grad()
 def refine_images(refiner: nn.Module, images: torch.Tensor, *, amp: bool = True) -> torch.Tensor:
-    """R(x) without a graph, in float32: what every caller that only *uses* R runs (D's step, the history
-    fill, the image grids, ``simgan refine``).
+    """R(x) without a graph, returned in float32: what every caller that only *uses* R runs (D's step, the
+    history fill, the image grids, ``simgan refine``).
 
-    On CUDA with ``amp`` the batch runs in bf16 autocast and channels_last (the fast path measured in
-    DESIGN.md); elsewhere it is plain fp32, so CPU runs stay bit-exact across resumes.
+    With ``amp`` the batch runs in bf16 autocast and channels_last where the device does bf16 natively
+    (:func:`simgan.amp.bf16_fast`: CUDA, CPUs with AMX or AVX512-BF16); elsewhere it is plain fp32.
 
     Args:
         refiner: R, on the device of ``images``.
         images: the synthetic batch x.
-        amp: allow bf16 autocast + channels_last (only used on CUDA).
+        amp: allow bf16 autocast + channels_last where it is fast.
 
     Shape:
         images: (B, C, H, W) in [-1, 1] on R's device; returns (B, C, H, W) float32 in [-1, 1].
     """
-    if amp and images.device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            return refiner(images.contiguous(memory_format=torch.channels_last)).float()
+    if use_amp(amp, images.device):
+        with autocast(images.device, True):
+            out = refiner(images.contiguous(memory_format=torch.channels_last))
+        return out.float()
     return refiner(images).float()

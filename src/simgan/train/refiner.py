@@ -33,7 +33,6 @@ disk stays the last good one because checkpoints are only written after steps wh
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
@@ -47,6 +46,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from simgan import distributed, losses
+from simgan.amp import autocast, memory_format
 from simgan.checkpoint import CHECKPOINT_NAME
 from simgan.config import config_to_dict, save_config
 from simgan.data.source import Source, open_source
@@ -118,12 +118,6 @@ class RefinerTrainResult:
 # One update of each network
 
 
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def refiner_step(
     refiner: nn.Module,
     discriminator: nn.Module | None,
@@ -150,7 +144,7 @@ def refiner_step(
     if discriminator is not None:
         discriminator.requires_grad_(False)
     try:
-        with _autocast(synthetic.device, amp):
+        with autocast(synthetic.device, amp):
             refined = refiner(synthetic)  # (b, C, H, W)
             reg = losses.self_regularization_loss(refined, synthetic, lambda_reg, psi)
             out = {"loss/R/reg": reg}
@@ -198,10 +192,8 @@ def discriminator_step(
     refined = current
     if history is not None:
         old = history.sample(current.shape[0]).to(device)  # (b/2, C, H, W): x~ from earlier R's
-        refined = torch.cat([current, old]).contiguous(  # (b, C, H, W)
-            memory_format=torch.channels_last if amp else torch.contiguous_format
-        )
-    with _autocast(device, amp):
+        refined = torch.cat([current, old]).contiguous(memory_format=memory_format(amp))  # (b, C, H, W)
+    with autocast(device, amp):
         logits_refined = discriminator(refined)  # (b, 2, h, w)
         logits_real = discriminator(real)  # (b, 2, h', w')
         loss_refined, loss_real = losses.discriminator_loss(logits_refined, logits_real)

@@ -78,7 +78,8 @@ class RefinerTrainConfig:
         log_every, ckpt_every, grid_every: intervals in global steps (the last step always does all three).
         grid_rows: rows of each image grid.
         seed: seeds weight initialisation, batch order and the buffer.
-        amp: bf16 autocast and channels_last on CUDA (ignored on the CPU).
+        amp: bf16 autocast and channels_last where the device does bf16 natively (CUDA; CPUs with AMX or
+            AVX512-BF16, simgan.amp); fp32 elsewhere. The run records the choice (stats.jsonl: amp).
         num_workers: DataLoader workers for datasets too large to hold in memory.
         consistency: a ``train-task`` run folder (or its ``best.pt``) trained on the synthetic data; its
             frozen model adds ``lambda_consistency * consistency_loss`` to L_R (CyCADA's semantic loss,

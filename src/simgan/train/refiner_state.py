@@ -40,6 +40,8 @@ from typing import Any
 import torch
 
 from simgan import atomic, distributed
+from simgan.amp import memory_format as amp_memory_format
+from simgan.amp import use_amp
 from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from simgan.config import config_from_dict, config_to_dict
 from simgan.data.source import DatasetInfo, Source
@@ -88,7 +90,8 @@ class Averages:
 class RefinerState:
     """Everything Algorithm 1 updates, on ``device``; ``step`` counts the global steps done.
 
-    ``amp`` is the config's ``amp`` where it applies (on CUDA); batches and networks are channels_last then.
+    ``amp`` is the config's ``amp`` resolved for the device (:func:`simgan.amp.use_amp`: CUDA, or a CPU with
+    AMX / AVX512-BF16); batches and networks are channels_last then.
     """
 
     config: RefinerTrainConfig
@@ -116,7 +119,7 @@ class RefinerState:
 
     @property
     def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.amp else torch.contiguous_format
+        return amp_memory_format(self.amp)
 
     def batch(self, name: str) -> torch.Tensor:
         """The next batch of stream ``name`` on the device.
@@ -204,8 +207,8 @@ def build_state(
     ``1000 * rank`` in a job, so that the ranks' buffers replace different slots).
     In a job every rank draws its part of each global batch: ``cfg.batch_size`` is per rank.
     """
-    amp = cfg.amp and device.type == "cuda"
-    memory_format = torch.channels_last if amp else torch.contiguous_format
+    amp = use_amp(cfg.amp, device)  # bf16 + channels_last where the device does bf16 natively
+    memory_format = amp_memory_format(amp)
     info = synthetic.info
     seed_everything(cfg.seed)  # weight initialisation; everything later uses its own generator
     R = build_refiner(cfg.preset, info.channels, cfg.refiner_padding).to(device, memory_format=memory_format)

@@ -36,6 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from simgan import atomic, distributed
+from simgan.amp import autocast, memory_format, use_amp
 from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
@@ -105,16 +106,18 @@ def _train_epoch(
     step: int,
     total: int,
     ranks: Ranks = SINGLE,
+    amp: bool = False,
 ) -> tuple[float, int]:
-    """One pass over ``batches``: augment, step; returns the mean training loss (of all ranks, in a
-    job) and the steps taken."""
+    """One pass over ``batches``: augment, step (in bf16 autocast with ``amp``, the resolved choice);
+    returns the mean training loss (of all ranks, in a job) and the steps taken."""
     learner.train()
     sum_loss, n, taken = 0.0, 0, 0
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if augment:
             x, y = augment(x, y, generator)  # parameters drawn on the CPU generator, pixels on device
-        loss = learner.loss(x, y, step + taken, total)
+        with autocast(device, amp):
+            loss = learner.loss(x.contiguous(memory_format=memory_format(amp)), y, step + taken, total)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -170,6 +173,7 @@ def _fit(
     scheduler = build_scheduler(cfg.scheduler, optimizer, step_size=cfg.lr_step, gamma=gamma)
     select = selection_metric(cfg.task)
     sign = 1.0 if select.higher_is_better else -1.0
+    amp = use_amp(cfg.amp, device)
     best: dict[str, Any] = {}
     best_score: tuple[float, float] = (-np.inf, -np.inf)
     stale, last_write, step = 0, time.perf_counter(), 0
@@ -180,7 +184,7 @@ def _fit(
         t0 = time.perf_counter()
         batches = train.batches(cfg.batch_size, shuffle=True, seed=base_seed + epoch, ranks=ranks)
         train_loss, taken = _train_epoch(
-            learner, batches, optimizer, device, augment, generator, bar, step, total, ranks
+            learner, batches, optimizer, device, augment, generator, bar, step, total, ranks, amp
         )
         step += taken
         record: dict[str, Any] = {"phase": phase, "epoch": epoch, "step": step, "train/loss": train_loss}
@@ -358,7 +362,7 @@ def _metrics(
 ) -> dict[str, Any]:
     """The ``metrics.json`` dict (see :func:`train_task`'s Returns)."""
     train, test, finetune, target = data
-    metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt}
+    metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt, "amp": counts["amp"]}
     if test_metrics is not None:
         metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
     if cfg.task == "classify" and info.classes:
@@ -549,7 +553,7 @@ def train_task(
         width=info.width,
         num_outputs=num_outputs(cfg.task, train),
     )
-    model = model.to(device)
+    model = model.to(device, memory_format=memory_format(use_amp(cfg.amp, device)))
     generator = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * ranks.rank)  # augmentation draws
     history: list[dict[str, Any]] = []
 
@@ -599,6 +603,7 @@ def train_task(
         "n_train": n_train,
         "n_val": n_val,
         "steps": steps,
+        "amp": use_amp(cfg.amp, device),
         "atc_threshold": _atc(model, val_data, cfg, device),
     }
     counts["train_seconds"] = round(time.perf_counter() - t0, 3)

@@ -53,6 +53,9 @@ class TaskConfig:
         checkpoint_interval_s: write best.pt / last.pt at most this often during a phase (and always at
             its end); the best weights are kept in memory meanwhile.
         plot: draw ``curves.png`` (matplotlib, about half a second); ``curves.json`` is always written.
+        amp: bf16 autocast and channels_last for training where the device does bf16 natively (CUDA; CPUs
+            with AMX or AVX512-BF16; simgan.amp), fp32 elsewhere; ``metrics.json: amp`` records the choice.
+            Validation and testing run in fp32.
         adapt: none; dann (a domain classifier on the task net's features through gradient reversal); or
             self-train (a mean teacher labels the unlabelled real images). Both need ``target``.
         adapt_weight: dann: lambda, the largest reversal weight of the ramp; self-train: the weight of
@@ -95,6 +98,7 @@ class TaskConfig:
     in_memory_mb: int = 1024
     checkpoint_interval_s: float = 60.0
     plot: bool = True
+    amp: bool = True
     adapt: Literal["none", "dann", "self-train"] = "none"
     adapt_weight: float = 0.0
     pseudo_threshold: float = 0.9
