@@ -149,3 +149,17 @@ def test_help_shows_only_defaults_that_say_something_and_every_command_is_descri
         assert p.description and len(p.description) > 20, p.prog
     train_task = next(p for p in parsers if p.prog == "simgan train-task")
     assert "(default: adam)" in train_task.format_help()  # the defaults that say something stay
+
+
+@pytest.mark.parametrize(
+    ("argv", "quiet"),
+    [
+        (["experiment", "gap", "-q"], True),
+        (["experiment", "-q", "gap"], True),
+        (["experiment", "gap"], False),
+        (["demo", "--quiet"], True),
+        (["demo"], False),
+    ],
+)
+def test_quiet_is_taken_by_nested_commands_too(argv: list[str], quiet: bool) -> None:
+    assert build_parser().parse_args(argv).quiet is quiet

@@ -61,6 +61,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_quiet(p: argparse.ArgumentParser, nested: bool = False) -> None:
+    """``-q/--quiet`` on a command and on each of its nested commands, so that ``experiment gap -q`` and
+    ``experiment -q gap`` both work (a nested parser sets it only when given, never back to False)."""
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS if nested else False,
+        help="no progress bars or notices (errors and results still print)",
+    )
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_quiet(sub, nested=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="simgan",
@@ -73,12 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.__doc__, formatter_class=_Formatter)
         mod.add_arguments(p)
-        p.add_argument(
-            "-q",
-            "--quiet",
-            action="store_true",
-            help="no progress bars or notices (errors and results still print)",
-        )
+        _add_quiet(p)
         p.set_defaults(_run=mod.run, _interrupted=getattr(mod, "INTERRUPTED", RESUMES))
     return parser
 
