@@ -16,6 +16,7 @@ dataset together; the last of them to finish merges it (:mod:`simgan.data.shards
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,6 +145,12 @@ def _to_pixels(y: torch.Tensor, dtype: str) -> np.ndarray:
     return np.rint(arr).astype(dtype).transpose(0, 2, 3, 1)
 
 
+def _write_batch(writer: DatasetWriter, ids: list[str], pixels: np.ndarray, labels: list[Any]) -> None:
+    for sid, image, label in zip(ids, pixels, labels, strict=True):
+        if sid not in writer:
+            writer.add(sid, image, label)
+
+
 def resolve_shard(shard: tuple[int, int] | None = None) -> Shard | None:
     """The part of the input this process refines: ``shard`` (I, N), else torchrun's ``RANK``/``WORLD_SIZE``
     when the environment describes several processes, else None (all of it, as does shard 0 of 1).
@@ -248,11 +255,20 @@ def refine(
             _Pending(src, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
         )
         desc = f"refine {part}" if part else "refine"
-        with tqdm(total=len(todo), desc=desc, unit="img", disable=off(progress)) as bar:
+        # A writer thread encodes and writes batch k while this thread decodes and refines batch k + 1
+        # (PNG compression and file writes release the GIL); one batch in flight keeps the order and
+        # the memory bounded, and .result() re-raises a write error (a full disk) here.
+        with (
+            tqdm(total=len(todo), desc=desc, unit="img", disable=off(progress)) as bar,
+            ThreadPoolExecutor(1, thread_name_prefix="simgan-refine-writer") as pool,
+        ):
+            pending: Future[None] | None = None
             for sids, images, labels in loader:
                 pixels = _to_pixels(refine_images(R, images.to(dev), amp=amp), info.dtype)  # (B, H, W, C)
-                for sid, image, label in zip(sids, pixels, labels, strict=True):
-                    if sid not in writer:
-                        writer.add(sid, image, label)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(_write_batch, writer, sids, pixels, labels)
                 bar.update(len(sids))
+            if pending is not None:
+                pending.result()
     return open_dataset(out).info if writer.complete else None

@@ -113,8 +113,10 @@ def read_image(path: str | Path) -> np.ndarray:
     return arr
 
 
-def write_png(path: str | Path, image: np.ndarray, durable: bool = False) -> None:
-    """Write (H, W, C) uint8 (C in 1, 3) or (H, W, 1) uint16 as PNG, atomically."""
+def write_png(path: str | Path, image: np.ndarray, durable: bool = False, atomic: bool = True) -> None:
+    """Write (H, W, C) uint8 (C in 1, 3) or (H, W, 1) uint16 as PNG: atomically (a temporary file, then a
+    rename), or with ``atomic`` False straight into ``path`` for writers that commit a file elsewhere (the
+    dataset writer's label line) and so never point at a torn one."""
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3):
@@ -132,7 +134,11 @@ def write_png(path: str | Path, image: np.ndarray, durable: bool = False) -> Non
         raise ValueError(f"expected uint8 or uint16 pixels, got {image.dtype}")
     buf = io.BytesIO()
     pil.save(buf, format="PNG", compress_level=1)
-    write_bytes(path, buf.getvalue(), durable)
+    if atomic:
+        write_bytes(path, buf.getvalue(), durable)
+    else:
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
 
 
 def _scale(dtype: np.dtype | str) -> float:
