@@ -98,6 +98,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     f.add("--pseudo-threshold", "self-train, classify: teacher confidence a pseudo-label needs")
     f.add(
+        "--no-pseudo-align",
+        "self-train, classify: no distribution alignment of the pseudo-labels to the source class prior",
+        field="pseudo_align",
+        const=False,
+    )
+    f.add(
         "--pseudo-max-error", "self-train, gaze/handpose: max teacher-student disagreement, deg/px (0: 3 / 2)"
     )
     f.add("--ema-decay", "self-train: the mean teacher's EMA decay per step")

@@ -386,6 +386,12 @@ def _metrics(
     return metrics
 
 
+def _class_prior(train: Sequence[Source], classes: int) -> torch.Tensor:
+    """(K,) class counts of the labelled training sets, read from their label files (no pixels)."""
+    labels = [int(s.label(i)) for s in train for i in range(len(s))]
+    return torch.bincount(torch.tensor(labels, dtype=torch.int64), minlength=classes).float()
+
+
 @torch.no_grad()
 def _atc(model: nn.Module, val: TaskData, cfg: TaskConfig, device: torch.device) -> float | None:
     """The selected classifier's ATC threshold on its source validation split (simgan.eval.label_free):
@@ -454,9 +460,11 @@ def _learner(
     device: torch.device,
     generator: torch.Generator,
     ranks: Ranks = SINGLE,
+    prior: torch.Tensor | None = None,
 ) -> Learner | None:
     """The adapter of ``cfg.adapt`` when it is ``phase_method`` (dann joins the train phase; self-train
-    runs its own phase after it), fed by its own seeded stream of target batches; None otherwise."""
+    runs its own phase after it), fed by its own seeded stream of target batches; None otherwise.
+    ``prior``: the source class frequencies, for self-training's distribution alignment."""
     if cfg.adapt != phase_method or target is None:
         return None
     offset = {"dann": 300, "self-train": 700}[phase_method]
@@ -470,6 +478,7 @@ def _learner(
         model,
         cfg.task,
         stream,
+        prior=prior if cfg.pseudo_align else None,
         confidence=cfg.pseudo_threshold,
         max_error=cfg.pseudo_max_error,
         ema_decay=cfg.ema_decay,
@@ -578,7 +587,8 @@ def train_task(
     n_train, n_val = len(train_data), len(val_data)
 
     # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
-    learner = _learner(cfg, "self-train", model, target_data, device, generator, ranks)
+    prior = _class_prior(train, num_outputs(cfg.task, train)) if cfg.task == "classify" else None
+    learner = _learner(cfg, "self-train", model, target_data, device, generator, ranks, prior)
     if learner is not None:
         best, more = _fit(
             phase="self-train",

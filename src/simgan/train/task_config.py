@@ -61,6 +61,8 @@ class TaskConfig:
         adapt_weight: dann: lambda, the largest reversal weight of the ramp; self-train: the weight of
             the unlabelled loss. 0: the method's default (dann 0.3, self-train 1.0).
         pseudo_threshold: self-train, classify: the teacher's confidence a pseudo-label needs.
+        pseudo_align: self-train, classify: distribution alignment of the teacher's probabilities toward the
+            source labels' class frequencies (simgan.train.adapt_self_train) before thresholding.
         pseudo_max_error: self-train, gaze / handpose: the largest teacher-student disagreement (degrees
             / pixels) a pseudo-label may have. 0: the task's default (gaze 3 degrees, handpose 2 px).
         ema_decay: self-train: the mean teacher's EMA decay per step.
@@ -102,6 +104,7 @@ class TaskConfig:
     adapt: Literal["none", "dann", "self-train"] = "none"
     adapt_weight: float = 0.0
     pseudo_threshold: float = 0.9
+    pseudo_align: bool = True
     pseudo_max_error: float = 0.0
     ema_decay: float = 0.99
     adapt_lr_factor: float = 0.3
