@@ -28,7 +28,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "experiment": {"cli"},
     "cli": set(),
 }
-BASE = {"errors", "atomic", "device", "distributed", "progress", "config", "checkpoint", "gaze", "handpose"}
+BASE = {"errors", "atomic", "amp", "device", "distributed", "progress", "config", "checkpoint", "gaze", "handpose"}
 BASE |= {"loggers", "__init__"}
 ENTRY = {"__main__"}  # ``python -m simgan``: the command line's own layer
 
