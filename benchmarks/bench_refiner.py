@@ -4,7 +4,7 @@ For the paper's eye refiner (preset ``eyes``: 35x55 grey, k=3, 4 ResNet blocks o
 ``digits`` preset (8x8), on the CPU and, when there is one, on CUDA:
 
 - inference images/s of R (eval mode, ``inference_mode``): fp32 (the baseline), channels_last, bf16
-  autocast + channels_last, :func:`simgan.refine.refine_batch` (what ``simgan refine`` runs on that
+  autocast + channels_last, :func:`simgan.refinement.refine_batch` (what ``simgan refine`` runs on that
   device), bf16 + channels_last for an R with zero instead of replicate padding (what the library's
   padding choice costs), and ``torch.compile`` (fp32) when asked for;
 - one training iteration of Algorithm 1 with the library's own :func:`~simgan.train.refiner.refiner_step`
@@ -41,7 +41,7 @@ from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.nn.discriminator import build_discriminator
 from simgan.nn.refiner import build_refiner
-from simgan.refine import refine_batch
+from simgan.refinement import refine_batch
 from simgan.train.history import HistoryBuffer
 from simgan.train.optim import build_optimizer
 from simgan.train.refiner import discriminator_step, refiner_step
@@ -122,7 +122,7 @@ def inference_rates(
     )
     r_lib = copy.deepcopy(base)
     if device.type == "cuda":
-        r_lib = r_lib.to(memory_format=torch.channels_last)  # as simgan.refine.refine() prepares R there
+        r_lib = r_lib.to(memory_format=torch.channels_last)  # as simgan.refinement.refine() prepares R there
 
     def fp32() -> None:
         with torch.inference_mode():

@@ -9,7 +9,7 @@ Training (eyes 35x55, b = 64, K_g = 2 R steps + K_d = 1 D step, one adversarial 
 - ``train_refiner``: whole iterations of :func:`simgan.train.refiner.train_refiner` (what the CLI runs:
   data batches, history buffer, logging), timed between its ``on_step`` calls in the adversarial phase.
 
-Refine, end to end (read PNGs -> R -> write PNGs): :func:`simgan.refine.refine` of simulated eyes (35x55,
+Refine, end to end (read PNGs -> R -> write PNGs): :func:`simgan.refinement.refine` of simulated eyes (35x55,
 the paper's eye refiner) and digits (8x8, the digits preset), in images/s, against R's bare fp32 forward
 pass on in-memory batches (the baseline's inference) and the issue's targets (500 and 5,000 img/s).
 
@@ -33,7 +33,7 @@ from simgan.amp import use_amp
 from simgan.cli.common import print_table
 from simgan.nn.discriminator import build_discriminator
 from simgan.nn.refiner import build_refiner
-from simgan.refine import refine
+from simgan.refinement import refine
 from simgan.sim.registry import simulate
 from simgan.train.history import HistoryBuffer
 from simgan.train.optim import build_optimizer

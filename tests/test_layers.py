@@ -15,20 +15,43 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "simgan"
 
 # package (first component under simgan) -> packages it must never import
 FORBIDDEN: dict[str, set[str]] = {
-    "base": {"data", "sim", "nn", "losses", "adapt", "eval", "train", "refine", "viz", "experiment", "cli"},
-    "data": {"sim", "nn", "losses", "adapt", "eval", "train", "refine", "viz", "experiment", "cli"},
-    "sim": {"nn", "losses", "adapt", "eval", "train", "refine", "viz", "experiment", "cli"},
-    "nn": {"sim", "losses", "adapt", "eval", "train", "refine", "viz", "experiment", "cli"},
-    "losses": {"sim", "adapt", "eval", "train", "refine", "viz", "experiment", "cli"},
-    "adapt": {"sim", "eval", "train", "refine", "viz", "experiment", "cli"},
-    "eval": {"train", "refine", "viz", "experiment", "cli"},
-    "train": {"refine", "viz", "experiment", "cli"},
-    "refine": {"viz", "experiment", "cli"},
+    "base": {
+        "data",
+        "sim",
+        "nn",
+        "losses",
+        "adapt",
+        "eval",
+        "train",
+        "refinement",
+        "viz",
+        "experiment",
+        "cli",
+    },
+    "data": {"sim", "nn", "losses", "adapt", "eval", "train", "refinement", "viz", "experiment", "cli"},
+    "sim": {"nn", "losses", "adapt", "eval", "train", "refinement", "viz", "experiment", "cli"},
+    "nn": {"sim", "losses", "adapt", "eval", "train", "refinement", "viz", "experiment", "cli"},
+    "losses": {"sim", "adapt", "eval", "train", "refinement", "viz", "experiment", "cli"},
+    "adapt": {"sim", "eval", "train", "refinement", "viz", "experiment", "cli"},
+    "eval": {"train", "refinement", "viz", "experiment", "cli"},
+    "train": {"refinement", "viz", "experiment", "cli"},
+    "refinement": {"viz", "experiment", "cli"},
     "viz": {"train", "experiment", "cli"},
     "experiment": {"cli"},
     "cli": set(),
 }
-BASE = {"errors", "atomic", "amp", "device", "distributed", "progress", "config", "checkpoint", "gaze", "handpose"}
+BASE = {
+    "errors",
+    "atomic",
+    "amp",
+    "device",
+    "distributed",
+    "progress",
+    "config",
+    "checkpoint",
+    "gaze",
+    "handpose",
+}
 BASE |= {"loggers", "__init__"}
 ENTRY = {"__main__"}  # ``python -m simgan``: the command line's own layer
 

@@ -14,7 +14,7 @@ from simgan.data import DatasetWriter, open_dataset
 from simgan.data.simgan_dir import SimganSource
 from simgan.errors import InputError
 from simgan.nn.refiner import build_refiner
-from simgan.refine import load_refiner, refine
+from simgan.refinement import load_refiner, refine
 from simgan.train.refiner import RefinerTrainConfig, train_refiner
 
 

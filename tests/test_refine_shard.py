@@ -17,7 +17,7 @@ import pytest
 from simgan.atomic import FolderLock
 from simgan.data import DatasetWriter, open_dataset
 from simgan.errors import InputError
-from simgan.refine import refine
+from simgan.refinement import refine
 from simgan.train.refiner import RefinerTrainConfig, train_refiner
 
 N_IMAGES = 23  # blocks of 12 and 11: shard sizes differ, as they do in general

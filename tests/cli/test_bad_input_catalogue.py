@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from simgan.atomic import FolderLock
-from simgan.refine import refine
+from simgan.refinement import refine
 from simgan.sim.registry import simulate
 from simgan.train.refiner import train_refiner
 from simgan.train.refiner_config import RefinerTrainConfig

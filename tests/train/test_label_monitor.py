@@ -17,7 +17,7 @@ from simgan.data import open_dataset
 from simgan.nn.discriminator import DISCRIMINATOR_PRESETS, output_size
 from simgan.nn.refiner import build_refiner
 from simgan.nn.task_model import load_task_model
-from simgan.refine import load_refiner
+from simgan.refinement import load_refiner
 from simgan.train.label_monitor import LabelMonitor, LabelPreservationError, MonitorState, build_monitor
 from simgan.train.refiner import train_refiner
 from simgan.train.refiner_config import RefinerTrainConfig, resolve_preset

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from simgan.cli.common import add_amp, add_device, shard_arg
-from simgan.refine import CHECKPOINTS, refine, resolve_shard
+from simgan.refinement import CHECKPOINTS, refine, resolve_shard
 
 NAME = "refine"
 ORDER = 31

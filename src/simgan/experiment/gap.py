@@ -60,7 +60,7 @@ from simgan.data.source import Source
 from simgan.errors import InputError
 from simgan.eval.label_free import atc_accuracy, mean_disagreement, predict
 from simgan.nn.task_model import load_task_model
-from simgan.refine import refine
+from simgan.refinement import refine
 from simgan.sim.registry import simulate
 from simgan.train.refiner import RefinerTrainConfig, train_refiner
 from simgan.train.task import TaskConfig, train_task
