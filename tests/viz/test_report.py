@@ -201,3 +201,24 @@ def test_a_task_run_shows_its_curves_and_confusion_matrix(tmp_path: Path) -> Non
     task = html.split("<h2>Task run</h2>")[1]
     assert "task_curves.png" in task and "&lt;a&gt;" in task  # class names escaped
     assert '<td class="num changed">3</td>' in task and '<td class="num">1</td>' in task  # diagonal marked
+
+
+def test_grids_name_their_columns_and_tables_say_where_they_come_from(tmp_path: Path) -> None:
+    exp = tmp_path / "exp"
+    make_run(exp / "refiner")
+    gap = json.loads((exp / "refiner" / "gap.json").read_text())
+    (exp / "gap.json").write_text(json.dumps({**gap, "repeats": 3}))
+    (exp / "config.json").write_text(json.dumps({"seed": 7}))
+    realism = {"refined": {"c2st_accuracy": 0.8, "c2st_p_value": 1.2e-55, "fid": 1.9}}
+    (exp / "realism.json").write_text(json.dumps({**realism, "synthetic": {"c2st_p_value": 0.0421}}))
+    build_report(exp, tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    grids = html.split("<h2>Refiner samples</h2>")[1].split("<h2>")[0]
+    labels = (
+        '<div class="cols"><span>synthetic</span><span>refined</span><span>difference</span><span>real</span>'
+    )
+    assert grids.count(labels) == 6  # above each of the 6 grids shown
+    section = html.split("<h2>Realism</h2>")[1].split("<h2>")[0]
+    assert "measured on repeat 0 (seed 7) of 3, not averaged" in section
+    assert '<div class="wrap">' in section
+    assert "&lt; 0.001" in section and "0.042" in section and "1.2e-55" not in section

@@ -36,7 +36,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -51,6 +51,7 @@ from simgan.viz.headline import headline, headline_figure
 __all__ = ["MAX_GRIDS", "read_stats", "build_report"]
 
 MAX_GRIDS = 6
+GRID_COLUMNS = ("synthetic", "refined", "difference", "real")  # simgan.viz.grids.refiner_grid's columns
 _GRID_RE = re.compile(r"step_(\d+)\.png$")
 _PANEL_ORDER = ("loss", "acc", "lr")
 _NOT_CURVES = {"step", "iteration", "epoch"}
@@ -69,7 +70,9 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 img { max-width: 100%; border: 1px solid #eee; } img.broken { outline: 3px solid red; }
 figure { display: inline-block; margin: 6px 12px 12px 0; vertical-align: top; }
 figcaption { font-size: 0.85em; color: #555; }
-figure.grid img { min-width: 180px; image-rendering: pixelated; }
+figure.grid img { min-width: 180px; image-rendering: pixelated; display: block; }
+.cols { display: flex; font-size: 0.8em; color: #444; } .cols span { flex: 1; text-align: center; }
+.wrap { overflow-x: auto; } .wrap td { max-width: 24em; overflow-wrap: anywhere; }
 .muted { color: #777; font-size: 0.9em; } code { background: #f4f4f4; padding: 0 3px; }
 """
 
@@ -93,8 +96,16 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: Any) -> str:
-    """A readable cell: floats to 4 significant digits, lists of numbers compact, the rest as text."""
+def _fmt_p(value: float) -> str:
+    """A p-value as people read one: '< 0.001' below a thousandth, else three decimals."""
+    return "< 0.001" if value < 1e-3 else f"{value:.3f}"
+
+
+def _fmt(value: Any, key: str = "") -> str:
+    """A readable cell: floats to 4 significant digits (p-values as :func:`_fmt_p`), lists of numbers
+    compact, the rest as text."""
+    if isinstance(value, float) and "p_value" in key and not math.isnan(value):
+        return _e(_fmt_p(value))
     if isinstance(value, bool) or value is None:
         return _e(value)
     if isinstance(value, float):
@@ -154,7 +165,7 @@ def _kv_table(pairs: Iterable[tuple[str, Any]], changed: Collection[str] = (), p
     for k, v in pairs:
         hl = " changed" if k.split(".")[0] in changed else ""
         num = " num" if isinstance(v, int | float) and not isinstance(v, bool) else ""
-        cells.append(f'<th class="key{hl}">{_e(k)}</th><td class="{(hl + num).strip()}">{_fmt(v)}</td>')
+        cells.append(f'<th class="key{hl}">{_e(k)}</th><td class="{(hl + num).strip()}">{_fmt(v, k)}</td>')
     rows = ["<tr>" + "".join(cells[i : i + per_row]) + "</tr>" for i in range(0, len(cells), per_row)]
     return "<table>\n" + "\n".join(rows) + "\n</table>"
 
@@ -190,10 +201,12 @@ class _Assets:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _img(src: str, alt: str, caption: str | None = None, cls: str = "") -> str:
+def _img(src: str, alt: str, caption: str | None = None, cls: str = "", header: Sequence[str] = ()) -> str:
+    """A figure; ``header``: labels of the image's equal-width columns, shown above it."""
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
     attr = f' class="{cls}"' if cls else ""
-    return f'<figure{attr}><img src="{src}" alt="{_e(alt)}">{cap}</figure>'
+    top = '<div class="cols">' + "".join(f"<span>{_e(h)}</span>" for h in header) + "</div>" if header else ""
+    return f'<figure{attr}>{top}<img src="{src}" alt="{_e(alt)}">{cap}</figure>'
 
 
 # --- sections -----------------------------------------------------------------------------------------
@@ -285,10 +298,11 @@ def _grids_section(run: Path, assets: _Assets) -> str | None:
     for i in pick:
         step, path = grids[i]
         src = assets.copy(path, f"grid_{step:07d}.png")
-        figs.append(_img(src, f"grid at step {step}", f"step {step}", cls="grid"))
+        figs.append(_img(src, f"grid at step {step}", f"step {step}", cls="grid", header=GRID_COLUMNS))
     return (
-        '<h2>Refiner samples</h2>\n<p class="muted">Columns: synthetic | refined | |refined - synthetic| | '
-        f"real (unpaired). {len(grids)} grid(s) saved; {len(pick)} shown.</p>\n" + "\n".join(figs)
+        '<h2>Refiner samples</h2>\n<p class="muted">Each row one synthetic image x: x, R(x), |R(x) - x| '
+        "(white: a change of half the range) and a real image (unpaired: S+U learning has no pairs). "
+        f"{len(grids)} grid(s) saved; {len(pick)} shown.</p>\n" + "\n".join(figs)
     )
 
 
@@ -399,8 +413,8 @@ def _is_num_text(s: Any) -> bool:
     return True
 
 
-def _cell(v: Any) -> str:
-    return f'<td class="num">{_fmt(v)}</td>' if _is_num(v) else f"<td>{_fmt(v)}</td>"
+def _cell(v: Any, key: str = "") -> str:
+    return f'<td class="num">{_fmt(v, key)}</td>' if _is_num(v) else f"<td>{_fmt(v, key)}</td>"
 
 
 def _short(v: Any) -> bool:
@@ -416,7 +430,13 @@ def _metrics_section(run: Path, name: str, title: str, intro: str) -> str | None
         return None
     if not isinstance(data, dict):
         raise InputError.at(run / name, "expected a JSON object")
-    intro_html = f'<p class="muted">{_e(intro)} (<code>{_e(name)}</code>)</p>'
+    origin = ""
+    gap = _read_json(run / "gap.json") if (run / "gap.json").is_file() else None
+    if isinstance(gap, dict) and isinstance(gap.get("repeats"), int) and gap["repeats"] > 1:
+        config = _read_json(run / "config.json")
+        seed = config.get("seed", 0) if isinstance(config, dict) else 0
+        origin = f"; measured on repeat 0 (seed {seed}) of {gap['repeats']}, not averaged"
+    intro_html = f'<p class="muted">{_e(intro)}{_e(origin)} (<code>{_e(name)}</code>)</p>'
     if data and all(isinstance(v, dict) for v in data.values()):
         # One result per condition ({"synthetic": {...}, "refined": {...}}): one row each.
         keys: list[str] = []
@@ -424,14 +444,18 @@ def _metrics_section(run: Path, name: str, title: str, intro: str) -> str | None
             keys += [k for k, v in m.items() if k not in keys and k != "config" and _short(v)]
         head = "".join(f"<th>{_e(k)}</th>" for k in keys)
         rows = [
-            f"<tr><th>{_e(c)}</th>" + "".join(_cell(m.get(k, "")) for k in keys) + "</tr>"
+            f"<tr><th>{_e(c)}</th>" + "".join(_cell(m.get(k, ""), k) for k in keys) + "</tr>"
             for c, m in data.items()
         ]
-        table = f"<table>\n<tr><th>condition</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
+        table = (
+            f'<div class="wrap"><table>\n<tr><th>condition</th>{head}</tr>\n'
+            + "\n".join(rows)
+            + "\n</table></div>"
+        )
         return f"<h2>{_e(title)}</h2>\n{intro_html}\n{table}"
     # Scalars and short numeric lists; long curves and confusion matrices are better read in the JSON.
     pairs = [(k, v) for k, v in _flatten({k: v for k, v in data.items() if k != "config"}) if _short(v)]
-    return f"<h2>{_e(title)}</h2>\n{intro_html}\n{_kv_table(pairs)}"
+    return f'<h2>{_e(title)}</h2>\n{intro_html}\n<div class="wrap">{_kv_table(pairs)}</div>'
 
 
 def _task_section(run: Path, assets: _Assets) -> str | None:
