@@ -131,6 +131,10 @@ ROWS: list[tuple[list[str], str]] = [
     (["inspect", "{a}", "--stats", "--stats-n", "0"], "--stats-n 0"),
     # train-task: step floor and adaptation
     ([*TT, "--min-steps", "-1"], "min_steps"),
+    ([*TT, "--augment", "auto,rotate"], "'auto' stands alone"),
+    ([*TT, "--augment", "flip"], "not allowed for task 'classify'"),
+    ([*TT, "--amp", "yes"], "unrecognized arguments"),
+    ([*TT, "--no-pseudo-align", "off"], "unrecognized arguments"),
     ([*TT, "--adapt", "dann"], "--target"),
     ([*TT, "--target", "{u}"], "--adapt"),
     ([*TT, "--adapt", "self-train", "--target", "{missing}"], "missing"),
@@ -163,6 +167,8 @@ ROWS: list[tuple[list[str], str]] = [
     (["simulate", "digits", "--n", "4", "--size", "8x8", "--out", "{sharded}"], "sharded: already holds a"),
     # experiment gap: rows
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
+    (["experiment", "gap", "--out", "{out}", "--amp", "--no-amp", "--nope"], "unrecognized arguments: --nope"),
+    (["demo", "--out", "{out}", "--amp=1"], "ignored explicit argument"),
     (["experiment", "gap", "--out", "{out}", "--consistent-lambda-reg", "-1"], "consistent_lambda_reg"),
     # output paths the OS refuses (issue 15.1): one line naming the path and the reason
     (["simulate", "digits", "--n", "4", "--out", "{file}/sub"], "file/sub: not a directory"),
