@@ -167,7 +167,7 @@ ROWS: list[tuple[list[str], str]] = [
     (["simulate", "digits", "--n", "4", "--size", "8x8", "--out", "{sharded}"], "sharded: already holds a"),
     # experiment gap: rows
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
-    (["experiment", "gap", "--out", "{out}", "--amp", "--no-amp", "--nope"], "unrecognized arguments: --nope"),
+    (["experiment", "gap", "--out", "{out}", "--no-amp", "--nope"], "unrecognized arguments: --nope"),
     (["demo", "--out", "{out}", "--amp=1"], "ignored explicit argument"),
     (["experiment", "gap", "--out", "{out}", "--consistent-lambda-reg", "-1"], "consistent_lambda_reg"),
     # output paths the OS refuses (issue 15.1): one line naming the path and the reason
