@@ -14,7 +14,9 @@ from simgan.data import open_dataset
 from simgan.errors import InputError
 from simgan.train.task import TaskConfig, train_task
 
-BASE = TaskConfig(epochs=12, min_steps=0, batch_size=16, width=4, plot=False, adapt="dann", lr=3e-3)
+BASE = TaskConfig(
+    epochs=12, min_steps=0, batch_size=16, width=4, plot=False, adapt="dann", lr=3e-3, augment=()
+)
 
 
 @pytest.fixture(scope="module")
