@@ -28,7 +28,7 @@ def test_matrix_diagonal_beats_the_domain_gap(tmp_path: Path) -> None:
         "upright": _digits(tmp_path / "up", images[:500], labels[:500]),
         "inverted": _digits(tmp_path / "inv", 255 - images[500:1000], labels[500:1000]),
     }
-    cfg = TaskConfig(task="classify", epochs=10, min_steps=0, batch_size=32, device="cpu")
+    cfg = TaskConfig(task="classify", epochs=10, min_steps=0, batch_size=32, device="cpu", augment=())
     r = cross_domain_matrix("classify", sets, tmp_path / "out", config=cfg, seed=0)
     t = r["table"]
     assert r["metric"] == "accuracy" and r["names"] == ["upright", "inverted"]

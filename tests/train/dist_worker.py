@@ -87,6 +87,7 @@ def main() -> None:
         monitor_every=0,
         lr_r=1e-3,
         lr_d=1e-3,
+        amp=False,  # fp32: 2 ranks at b/2 must match 1 process at b within 1e-4
     )
     state = build_state(cfg, syn, real, torch.device("cpu"), None, ranks)
     weights, losses = [], []

@@ -172,7 +172,22 @@ def test_a_two_rank_train_refiner_writes_one_run_and_resumes(data: tuple[Path, P
 
 def _task_args(syn: Path, out: Path, *extra: str | Path) -> list[str | Path]:
     args = ["-m", "simgan", "train-task", "classify", "--train", syn, "--test", syn, "--out", out]
-    return [*args, "--epochs", "3", "--min-steps", "0", "--val-fraction", "0", "--device", "cpu", *extra]
+    # fp32 and no augmentation: the equivalence tests compare DDP's arithmetic with one process's, and bf16
+    # rounding or per-rank augmentation draws would differ by more than their tolerance.
+    fixed = ["--no-amp", "--augment", "none"]
+    return [
+        *args,
+        "--epochs",
+        "3",
+        "--min-steps",
+        "0",
+        "--val-fraction",
+        "0",
+        "--device",
+        "cpu",
+        *fixed,
+        *extra,
+    ]
 
 
 def test_two_rank_train_task_of_half_the_batch_matches_one_process(

@@ -192,3 +192,17 @@ def test_curves_are_drawn_only_through_on_curves(toy: dict[str, Path], tmp_path:
     assert [h["epoch"] for h in history] == [1, 2, 3]
     train_task(cfg, src, None, tmp_path / "b", progress=False)  # no plotter: training draws nothing
     assert not (tmp_path / "b" / "curves.png").exists() and (tmp_path / "b" / "curves.json").is_file()
+
+
+def test_tta_scores_the_test_set_twice(toy: dict[str, Path], tmp_path: Path) -> None:
+    cfg = dataclasses.replace(QUICK, tta=True)
+    test = open_dataset(toy["classify_test"])
+    m = train_task(cfg, [open_dataset(toy["classify_a"])], test, tmp_path / "c", progress=False)
+    assert 0.0 <= m["accuracy_tta"] <= 1.0 and "accuracy" in m
+    model, _ = load_task_model(tmp_path / "c" / "best.pt")
+    assert evaluate(model, test, "classify", tta=True)["accuracy"] == m["accuracy_tta"]
+    g = dataclasses.replace(cfg, task="gaze", epochs=1)
+    m = train_task(
+        g, [open_dataset(toy["gaze"])], open_dataset(toy["gaze_test"]), tmp_path / "g", progress=False
+    )
+    assert m["angular_error_deg_tta"] > 0 and "within_deg_tta" not in m

@@ -75,6 +75,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     f.add("--consistent-lambda-reg", "refined_consistent: the consistent refiner's lambda")
     f.add("--lambda-consistency", "refined_consistent: weight of the consistency loss")
+    f.add(
+        "--tta",
+        "also score every row with 10-crop test-time augmentation",
+        field="task_model.tta",
+        const=True,
+    )
     f.add("--no-realism", "skip the realism / label-preservation checks", field="realism", const=False)
     g.add_argument(
         "--amp",

@@ -79,6 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         shown="auto",
     )
     add_amp_flags(f)
+    f.add("--tta", "also score the test set with 10-crop test-time augmentation (<metric>_tta)", const=True)
     f.add("--epochs", "training epochs (at least; --min-steps may add more)")
     f.add("--min-steps", "step floor: at least this many optimizer steps (more epochs on small sets)")
     f.add("--batch-size", "samples per step")

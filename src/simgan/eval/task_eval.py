@@ -16,6 +16,7 @@ from torch import nn
 from simgan.data import ImageDataset, Source, make_loader
 from simgan.errors import InputError
 from simgan.eval.metrics import task_metrics
+from simgan.eval.tta import tta_predictions
 from simgan.nn.task_model import predictions, task_loss
 
 __all__ = ["check_labelled_for", "evaluate_batches", "evaluate"]
@@ -39,8 +40,12 @@ def evaluate_batches(
     task: str,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     device: torch.device,
+    tta: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     """Mean loss and every task metric of ``model`` over ``batches`` (eval mode, restored afterwards).
+
+    With ``tta`` the metrics come from the test-time views' averaged predictions
+    (:func:`simgan.eval.tta.tta_predictions`), and the loss is that of the plain view.
 
     Shape:
         batches: ``(x, y)`` with x (B, C, H, W) and y the task's target (:func:`simgan.data.label_to_target`).
@@ -53,7 +58,8 @@ def evaluate_batches(
         out = model(x)
         total += float(task_loss(model, task, out, y)) * len(x)
         n += len(x)
-        preds.append(predictions(model, task, out).float().cpu())
+        pred = tta_predictions(model, task, x) if tta else predictions(model, task, out)
+        preds.append(pred.float().cpu())
         targets.append(y.cpu())
     model.train(was_training)
     metrics = task_metrics(task, torch.cat(preds), torch.cat(targets))
@@ -68,6 +74,7 @@ def evaluate(
     *,
     batch_size: int = 256,
     indices: np.ndarray | None = None,
+    tta: bool = False,
 ) -> dict[str, Any]:
     """Task metrics (``simgan.eval.metrics``) of a trained model on a labelled dataset.
 
@@ -82,6 +89,7 @@ def evaluate(
         device: where to run.
         batch_size: evaluation batch size.
         indices: evaluate on this subset only.
+        tta: average the predictions over the test-time views (:mod:`simgan.eval.tta`).
 
     Returns:
         The task's metrics dict (the ``metrics.json`` keys of DESIGN.md), plus ``n`` (samples).
@@ -93,5 +101,5 @@ def evaluate(
     device = torch.device(device)
     idx = np.arange(len(source)) if indices is None else np.asarray(indices)
     batches = make_loader(ImageDataset(source, idx), batch_size, shuffle=False)
-    _, metrics = evaluate_batches(model.to(device), task, batches, device)
+    _, metrics = evaluate_batches(model.to(device), task, batches, device, tta)
     return {**metrics, "n": len(idx)}

@@ -43,6 +43,12 @@ def _get(metrics: dict[str, Any], path: str) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
+def _cell(key: str, mean: float, std: float) -> str:
+    if key in ("angular_error_deg", "mean_error_px"):
+        return f"{mean:.2f} +/- {std:.2f}"
+    return f"{100 * mean:.1f} +/- {100 * std:.1f}"  # fractions shown as percentages
+
+
 def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the gap table: one row per training set, mean +/- std per metric, the share of
     the gap the row closes (``gap_closed``, when the result has it), and the label-free signals measured on
@@ -51,10 +57,13 @@ def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     cols = HEADLINE[task]
     closed = any("gap_closed" in m for m in result["results"].values())
     atc = any("atc_accuracy" in m for m in result["results"].values())
+    main, main_title, _ = cols[0]
+    tta = any(f"{main}_tta" in m for m in result["results"].values())
     dis = any("disagreement" in m for m in result["results"].values())
     header = (
         ["training data", "n train"]
         + [title for _, title, _ in cols]
+        + ([f"{main_title} with TTA"] if tta else [])
         + (["gap closed"] if closed else [])
         + (["ATC est. (no labels)"] if atc else [])
         + ([f"disagreement{DISAGREEMENT_UNIT[task]} (no labels)"] if dis else [])
@@ -66,12 +75,10 @@ def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             head, _, d = path.partition(".")
             mean = _get(m, path)
             std = _get(m, f"{head}_std.{d}" if d else f"{head}_std") or 0.0
-            if mean is None:
-                cells.append("-")
-            elif head in ("angular_error_deg", "mean_error_px"):
-                cells.append(f"{mean:.2f} +/- {std:.2f}")
-            else:  # fractions shown as percentages
-                cells.append(f"{100 * mean:.1f} +/- {100 * std:.1f}")
+            cells.append("-" if mean is None else _cell(head, mean, std))
+        if tta:
+            t, t_std = _get(m, f"{main}_tta"), _get(m, f"{main}_tta_std") or 0.0
+            cells.append("-" if t is None else _cell(main, t, t_std))
         if closed:
             g = m.get("gap_closed")
             cells.append("-" if g is None else f"{100 * g:.0f}%")

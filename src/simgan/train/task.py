@@ -386,6 +386,16 @@ def _metrics(
     return metrics
 
 
+def _test(model: nn.Module, test: Source, cfg: TaskConfig, device: torch.device) -> dict[str, Any]:
+    """The test metrics, plus each scalar one again under test-time augmentation (``<key>_tta``) with
+    ``cfg.tta``."""
+    metrics = evaluate(model, test, cfg.task, device)
+    if cfg.tta:
+        tta = evaluate(model, test, cfg.task, device, tta=True)
+        metrics |= {f"{k}_tta": v for k, v in _scalar_metrics(tta).items() if k != "n"}
+    return metrics
+
+
 def _class_prior(train: Sequence[Source], classes: int) -> torch.Tensor:
     """(K,) class counts of the labelled training sets, read from their label files (no pixels)."""
     labels = [int(s.label(i)) for s in train for i in range(len(s))]
@@ -621,7 +631,7 @@ def train_task(
     # 5. The test set, once, with the selected weights.
     test_metrics = None
     if test is not None:
-        test_metrics = evaluate(model, test, cfg.task, device) if ranks.main else None
+        test_metrics = _test(model, test, cfg, device) if ranks.main else None
         test_metrics = distributed.broadcast(test_metrics, ranks)  # scored once, by rank 0
     metrics = _metrics(cfg, info, test_metrics, counts, history, best, (train, test, finetune, target))
     if ranks.main:

@@ -56,6 +56,8 @@ class TaskConfig:
         amp: bf16 autocast and channels_last for training where the device does bf16 natively (CUDA; CPUs
             with AMX or AVX512-BF16; simgan.amp), fp32 elsewhere; ``metrics.json: amp`` records the choice.
             Validation and testing run in fp32.
+        tta: also score the test set with test-time augmentation (the 10-crop of simgan.eval.tta: corner
+            and centre shifts, each mirrored where the task allows), as ``<metric>_tta`` in metrics.json.
         adapt: none; dann (a domain classifier on the task net's features through gradient reversal); or
             self-train (a mean teacher labels the unlabelled real images). Both need ``target``.
         adapt_weight: dann: lambda, the largest reversal weight of the ramp; self-train: the weight of
@@ -101,6 +103,7 @@ class TaskConfig:
     checkpoint_interval_s: float = 60.0
     plot: bool = True
     amp: bool = True
+    tta: bool = False
     adapt: Literal["none", "dann", "self-train"] = "none"
     adapt_weight: float = 0.0
     pseudo_threshold: float = 0.9
