@@ -147,3 +147,21 @@ def test_refining_into_a_folder_made_by_another_refiner_is_refused(trained: Path
         refine(tmp_path / "run2", src, tmp_path / "out", device="cpu", progress=False)
     message = str(info.value)  # says in one short line which part of the provenance differs
     assert "provenance.refined_by." in message and len(message) < 300 and "\n" not in message, message
+
+
+def test_compiled_refiner_writes_what_the_eager_one_writes(trained: Path, tmp_path: Path) -> None:
+    src = _write(tmp_path / "in", 11, seed=6)
+    refine(trained, src, tmp_path / "eager", batch_size=4, device="cpu", progress=False, amp=False)
+    refine(
+        trained,
+        src,
+        tmp_path / "compiled",
+        batch_size=4,
+        device="cpu",
+        progress=False,
+        amp=False,
+        compile=True,
+    )
+    eager, compiled = _pixels(tmp_path / "eager"), _pixels(tmp_path / "compiled")
+    assert eager.keys() == compiled.keys()
+    assert max(np.abs(eager[k].astype(int) - compiled[k].astype(int)).max() for k in eager) <= 1

@@ -7,7 +7,7 @@ Console messages (uncaught errors, CSP violations) appear on stderr as ``...:CON
 ``--enable-logging=stderr --v=0``; the page itself logs nothing, so any such line is a failure. The
 negative tests prove both checks fire.
 
-``SIMGAN_UPDATE_DOCS=1`` also saves the 1200x2000 screenshot as docs/report_screenshot.png (of the run in
+``SIMGAN_UPDATE_DOCS=1`` also saves the 1400x2000 screenshot as docs/report_screenshot.png (of the run in
 ``SIMGAN_REPORT_RUN`` when set, else of this file's example run).
 """
 
@@ -155,9 +155,9 @@ def test_report_loads_without_console_errors_or_broken_images(chromium: str, tmp
         assert marks["images"] > 0 and marks["broken-images"] == 0 and console == [], (marks, console)
 
     shot = tmp_path / "shot.png"
-    _run(chromium, page, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1200,2000")
+    _run(chromium, page, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1400,2000")
     with Image.open(shot) as im:
-        assert im.size == (1200, 2000)
+        assert im.size == (1400, 2000)
         assert np.asarray(im.convert("L")).std() > 5  # not a blank page
     if os.environ.get("SIMGAN_UPDATE_DOCS") == "1":
         shutil.copyfile(shot, REPO / "docs" / "report_screenshot.png")

@@ -45,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "RANK/WORLD_SIZE; else the whole input)",
     )
     add_amp(p)
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="run R through torch.compile (slow first batch; pays on large sets)",
+    )
     add_device(p)
 
 
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         shard=args.shard,
         amp=args.amp,
+        compile=args.compile,
     )
     if info is None:  # a shard that others have yet to join
         assert shard is not None
