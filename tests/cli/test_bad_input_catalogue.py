@@ -272,10 +272,10 @@ def test_a_full_or_read_only_disk_is_one_line_and_the_rerun_resumes(
 
     write_png, written = simgan_dir.write_png, []
 
-    def fails_after_300(path: Path, image: np.ndarray, durable: bool = False) -> None:
+    def fails_after_300(path: Path, image: np.ndarray, durable: bool = False, atomic: bool = True) -> None:
         if len(written) == 300:
             raise OSError(code, os.strerror(code), str(path))
-        write_png(path, image, durable)
+        write_png(path, image, durable, atomic)
         written.append(path)
 
     monkeypatch.setattr(simgan_dir, "write_png", fails_after_300)

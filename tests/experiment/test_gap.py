@@ -27,7 +27,8 @@ def _tiny_config(tmp_path: Path, task: str, scale: int = 2) -> Path:
         "refiner: {preset: digits, pretrain_r_steps: 2, pretrain_d_steps: 2, batch_size: 16, "
         "history_size: 64, "
         "log_every: 2, ckpt_every: 4, grid_every: 4}\n"
-        "task_model: {batch_size: 64, width: 4, hg_stacks: 1, hg_depth: 2}\n"
+        # fp32, no augmentation: one epoch of these tiny models must still tell the rows apart
+        "task_model: {batch_size: 64, width: 4, hg_stacks: 1, hg_depth: 2, augment: [none], amp: false}\n"
         "min_task_steps: 1\n"
     )
     return path
