@@ -48,3 +48,15 @@ def test_format_gap_holds_table_realism_labels_and_files(tmp_path: Path) -> None
     assert "realism real vs refined: two-sample acc 0.625 (0.5 = indistinguishable), FID 1.500" in lines
     assert "label preservation (oracle trained on real labels): synthetic 0.900, refined 0.875" in lines
     assert lines[-1] == f"wrote {tmp_path / 'gap.json'} and {tmp_path / 'report.html'}"
+
+
+def test_gap_closed_never_prints_minus_zero() -> None:
+    result = {
+        "task_model": "classify",
+        "results": {
+            "synthetic": {"accuracy": 0.8, "gap_closed": -0.0},
+            "dann": {"accuracy": 0.8, "gap_closed": -0.004},
+        },
+    }
+    _, rows = gap_table(result)
+    assert [r[-1] for r in rows] == ["0%", "0%"]

@@ -81,7 +81,7 @@ def gap_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             cells.append("-" if t is None else _cell(main, t, t_std))
         if closed:
             g = m.get("gap_closed")
-            cells.append("-" if g is None else f"{100 * g:.0f}%")
+            cells.append("-" if g is None else f"{round(100 * g):d}%")
         if atc:
             a, a_std = m.get("atc_accuracy"), m.get("atc_accuracy_std", 0.0)
             cells.append("-" if a is None else f"{100 * a:.1f} +/- {100 * a_std:.1f}")
