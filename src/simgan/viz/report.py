@@ -71,7 +71,8 @@ img { max-width: 100%; border: 1px solid #eee; } img.broken { outline: 3px solid
 figure { display: inline-block; margin: 6px 12px 12px 0; vertical-align: top; }
 figcaption { font-size: 0.85em; color: #555; }
 figure.grid img { min-width: 280px; image-rendering: pixelated; display: block; }
-.cols { display: flex; font-size: 0.75em; color: #444; } .cols span { flex: 1; min-width: 0; text-align: center; }
+.cols { display: flex; font-size: 0.75em; color: #444; }
+.cols span { flex: 1; min-width: 0; text-align: center; }
 .wrap { overflow-x: auto; } .wrap td { max-width: 24em; overflow-wrap: anywhere; }
 .muted { color: #777; font-size: 0.9em; } code { background: #f4f4f4; padding: 0 3px; }
 """
