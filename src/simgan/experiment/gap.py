@@ -21,7 +21,9 @@ One call runs the whole S+U loop for a task, per repeat r (seed + r):
    | real | the real labelled split | (the supervised upper bound) |
 
 4. evaluate every model on the real test set; aggregate mean and sample std over repeats, and the share of
-   the gap each row closes, ``gap_closed = (row - synthetic) / (real - synthetic)`` on the headline metric.
+   the gap each row closes, ``gap_closed = (row - synthetic) / (real - synthetic)`` on the headline metric;
+5. the label-free signals (simgan.eval.label_free), from the unlabelled split alone: each classifier's ATC
+   accuracy estimate (``atc_accuracy``) and each row's ``disagreement`` between its repeats' models.
 
 The adapters (DANN, self-training, the consistent refiner) see only the real *unlabelled* split.
 
@@ -35,7 +37,7 @@ Output folder::
     OUT/config.json  inputs.json  gap.json  realism.json  labels.json  embedding.png  report.html
     OUT/data/        real_unlabeled/ real_labeled/ real_test/ synthetic_r0/ refined_r0/ ...
     OUT/refiner/     the repeat-0 refiner run (stats.jsonl, grids/), refiner_r1/ ... for later repeats
-    OUT/tasks/       one train-task run per (training set, repeat)
+    OUT/tasks/       one train-task run per (training set, repeat), with its unlabeled_predictions.npy
 
 Every stage is resumable: rerunning the same command skips finished datasets, runs and models.
 """
@@ -252,11 +254,11 @@ def _train_task_once(
     seed: int,
     progress: bool,
     adapt: str = "none",
-    unlabeled: Source | None = None,
+    *,
+    unlabeled: Source,
 ) -> dict[str, Any]:
     """Row model ``out`` (trained now, or found finished), its test metrics and its label-free signals on the
     unlabelled real split; adapters read that split's pixels, never its labels."""
-    assert unlabeled is not None
     done = out / "metrics.json"
     if done.is_file():
         metrics = json.loads(done.read_text())
