@@ -10,9 +10,8 @@ For the paper's eye refiner (preset ``eyes``: 35x55 grey, k=3, 4 ResNet blocks o
 - one training iteration of Algorithm 1 with the library's own :func:`~simgan.train.refiner.refiner_step`
   (K_g = 2, full L_R of eq. 4) and :func:`~simgan.train.refiner.discriminator_step` (K_d = 1, b/2 current
   + b/2 history), batch b = 64, Adam: images/s = b / seconds per iteration, fp32 (the baseline) against
-  bf16 + channels_last. On the CPU ``train_refiner`` itself uses no autocast (its ``amp`` is CUDA only),
-  so the CPU bf16 row wraps the library's steps in ``torch.autocast("cpu")`` to show what it would buy;
-  on CUDA the row is the library's own ``amp=True`` path, exactly what ``train-refiner`` runs.
+  the library's own ``amp=True`` path (bf16 + channels_last), what ``train-refiner`` runs wherever
+  :func:`simgan.amp.use_amp` finds native bf16 (CUDA; CPUs with AMX or AVX512-BF16).
 
 Every variant is warmed up, then timed ``repeats`` times, the variants taking turns; the median counts.
 Machines are shared, so compare the ratios (measured in the same run), not the absolute rates.
@@ -36,6 +35,7 @@ from typing import Any
 
 import torch
 
+from simgan.amp import memory_format, use_amp
 from simgan.cli.common import print_table
 from simgan.device import select_device
 from simgan.errors import InputError
@@ -120,9 +120,7 @@ def inference_rates(
     r_zeros = (
         build_refiner(case.preset, 1, padding="zeros").to(device, memory_format=torch.channels_last).eval()
     )
-    r_lib = copy.deepcopy(base)
-    if device.type == "cuda":
-        r_lib = r_lib.to(memory_format=torch.channels_last)  # as simgan.refinement.refine() prepares R there
+    r_lib = copy.deepcopy(base).to(memory_format=memory_format(use_amp(True, device)))  # as refine() does
 
     def fp32() -> None:
         with torch.inference_mode():
@@ -141,9 +139,9 @@ def inference_rates(
             r_zeros(x_cl).float()
 
     def library() -> None:
-        refine_batch(r_lib, x)  # decides itself: bf16 + channels_last on CUDA, plain fp32 elsewhere
+        refine_batch(r_lib, x)  # decides itself: bf16 + channels_last where the device does bf16 natively
 
-    lib_note = "bf16 + channels_last" if device.type == "cuda" else "fp32 (no autocast on CPU)"
+    lib_note = "bf16 + channels_last" if use_amp(True, device) else "fp32 (no native bf16 here)"
     variants: list[tuple[str, Callable[[], None], str]] = [
         ("fp32", fp32, "baseline"),
         ("channels_last", channels_last, ""),
@@ -173,8 +171,7 @@ def inference_rates(
 def _iteration(case: Case, device: torch.device, fast: bool) -> Callable[[], None]:
     """One adversarial iteration (K_g R steps, then K_d D steps) through the library's step functions.
 
-    ``fast``: channels_last weights and batches and bf16 autocast, by the library's ``amp`` on CUDA and by
-    an outer ``torch.autocast("cpu")`` on the CPU (where the library's ``amp`` turns autocast off).
+    ``fast``: channels_last weights and batches and bf16 autocast, by the library's own ``amp``.
     """
     torch.manual_seed(0)
     fmt = torch.channels_last if fast else torch.contiguous_format
@@ -193,28 +190,21 @@ def _iteration(case: Case, device: torch.device, fast: bool) -> Callable[[], Non
         history.push(refined[: HISTORY - len(history)])  # copies of one batch: the timing is the same
     # amp=True also makes discriminator_step keep the history batch channels_last, as train_refiner does.
     amp = fast
-    outer = fast and device.type != "cuda"
 
     def run() -> None:
-        with _autocast(device) if outer else contextlib.nullcontext():
-            for _ in range(K_G):
-                refiner_step(R, D, opt_r, synthetic, lambda_reg=0.5, amp=amp)
-            for _ in range(K_D):
-                discriminator_step(R, D, opt_d, half, real, history, amp=amp)
+        for _ in range(K_G):
+            refiner_step(R, D, opt_r, synthetic, lambda_reg=0.5, amp=amp)
+        for _ in range(K_D):
+            discriminator_step(R, D, opt_d, half, real, history, amp=amp)
 
     return run
 
 
 def training_rates(case: Case, device: torch.device, repeats: int) -> list[tuple[str, int, float, str]]:
     """(variant, batch, images/s, note) for one training iteration; images/s = b / seconds per iteration."""
-    cuda = device.type == "cuda"
     variants = [
         ("fp32", _iteration(case, device, fast=False), "baseline"),
-        (
-            "bf16 amp + channels_last" if cuda else "bf16 autocast + channels_last",
-            _iteration(case, device, fast=True),
-            "library amp=True" if cuda else "outer torch.autocast('cpu')",
-        ),
+        ("bf16 amp + channels_last", _iteration(case, device, fast=True), "library amp=True"),
     ]
     rates = median_rates([run for _, run, _ in variants], TRAIN_BATCH, repeats, device)
     return [(name, TRAIN_BATCH, rate, note) for (name, _, note), rate in zip(variants, rates, strict=True)]
