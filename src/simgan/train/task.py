@@ -44,9 +44,8 @@ from simgan.data.source import DatasetInfo, Source, open_source
 from simgan.device import seed_everything, select_device
 from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
-from simgan.eval.label_free import atc_threshold
-from simgan.eval.metrics import METRICS, selection_metric
-from simgan.eval.task_eval import evaluate, evaluate_batches
+from simgan.eval.metrics import selection_metric
+from simgan.eval.task_eval import evaluate_batches
 from simgan.loggers import DEFAULT as DEFAULT_LOGGERS
 from simgan.loggers import open_loggers, parse_log_to
 from simgan.nn.gaze_net import gaze_feature_shape
@@ -62,11 +61,13 @@ from simgan.train.task_data import (
     TaskData,
     check_source,
     check_target,
+    class_prior,
     curve_data,
     fits_in_memory,
     num_outputs,
     split,
 )
+from simgan.train.task_scores import atc_threshold_on, scalar_metrics, test_scores
 
 __all__ = ["ADAPT_METHODS", "TaskConfig", "train_task", "planned_epochs"]
 
@@ -76,11 +77,6 @@ CurvePlotter = Callable[[Path, list[dict[str, Any]], str, dict[str, Any] | None]
 
 
 # --- the loop -----------------------------------------------------------------------------------------
-
-
-def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """The metrics that can rank epochs (numbers with a direction), for the validation record."""
-    return {k: v for k, v in metrics.items() if k in METRICS and METRICS[k].higher_is_better is not None}
 
 
 def planned_epochs(cfg: TaskConfig, n_train: int, epochs: int | None = None, world: int = 1) -> int:
@@ -150,6 +146,7 @@ def _fit(
     min_steps: int = 0,
     ranks: Ranks = SINGLE,
     tb: Any = None,
+    amp: bool = False,
 ) -> tuple[dict[str, Any], int]:
     """Train ``model`` in place for one phase; leave it holding the best-validation weights.
 
@@ -173,7 +170,6 @@ def _fit(
     scheduler = build_scheduler(cfg.scheduler, optimizer, step_size=cfg.lr_step, gamma=gamma)
     select = selection_metric(cfg.task)
     sign = 1.0 if select.higher_is_better else -1.0
-    amp = use_amp(cfg.amp, device)
     best: dict[str, Any] = {}
     best_score: tuple[float, float] = (-np.inf, -np.inf)
     stale, last_write, step = 0, time.perf_counter(), 0
@@ -197,7 +193,7 @@ def _fit(
             val_batches = val.batches(max(cfg.batch_size, 256), shuffle=False, seed=0)
             val_loss, val_metrics = evaluate_batches(learner.evaluated(), cfg.task, val_batches, device)
             record["val/loss"] = val_loss
-            record.update({f"val/{k}": v for k, v in _scalar_metrics(val_metrics).items()})
+            record.update({f"val/{k}": v for k, v in scalar_metrics(val_metrics).items()})
             # Ties on the metric (common for accuracy on a small split) go to the lower validation loss.
             score = (sign * record[f"val/{select.name}"], -val_loss)
         if learner.select_last or not len(val):
@@ -386,38 +382,6 @@ def _metrics(
     return metrics
 
 
-def _test(model: nn.Module, test: Source, cfg: TaskConfig, device: torch.device) -> dict[str, Any]:
-    """The test metrics, plus each scalar one again under test-time augmentation (``<key>_tta``) with
-    ``cfg.tta``."""
-    metrics = evaluate(model, test, cfg.task, device)
-    if cfg.tta:
-        tta = evaluate(model, test, cfg.task, device, tta=True)
-        metrics |= {f"{k}_tta": v for k, v in _scalar_metrics(tta).items() if k != "n"}
-    return metrics
-
-
-def _class_prior(train: Sequence[Source], classes: int) -> torch.Tensor:
-    """(K,) class counts of the labelled training sets, read from their label files (no pixels)."""
-    labels = [int(s.label(i)) for s in train for i in range(len(s))]
-    return torch.bincount(torch.tensor(labels, dtype=torch.int64), minlength=classes).float()
-
-
-@torch.no_grad()
-def _atc(model: nn.Module, val: TaskData, cfg: TaskConfig, device: torch.device) -> float | None:
-    """The selected classifier's ATC threshold on its source validation split (simgan.eval.label_free):
-    what lets ``label_free.atc_accuracy`` estimate its accuracy on unlabelled real images later."""
-    if cfg.task != "classify" or not len(val):
-        return None
-    was_training = model.training
-    model.eval()
-    logits, labels = [], []
-    for x, y in val.batches(max(cfg.batch_size, 256), shuffle=False, seed=0):
-        logits.append(model(x.to(device)).float().cpu())
-        labels.append(y)
-    model.train(was_training)
-    return atc_threshold(torch.cat(logits), torch.cat(labels))
-
-
 def _data_record(
     train: Sequence[Source], test: Source | None, finetune: Source | None, target: Source | None
 ) -> dict[str, Any]:
@@ -488,7 +452,7 @@ def _learner(
         model,
         cfg.task,
         stream,
-        prior=prior if cfg.pseudo_align else None,
+        prior=prior,
         confidence=cfg.pseudo_threshold,
         max_error=cfg.pseudo_max_error,
         ema_decay=cfg.ema_decay,
@@ -572,7 +536,8 @@ def train_task(
         width=info.width,
         num_outputs=num_outputs(cfg.task, train),
     )
-    model = model.to(device, memory_format=memory_format(use_amp(cfg.amp, device)))
+    amp = use_amp(cfg.amp, device)  # bf16 + channels_last where the device does bf16 natively
+    model = model.to(device, memory_format=memory_format(amp))
     generator = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * ranks.rank)  # augmentation draws
     history: list[dict[str, Any]] = []
 
@@ -581,7 +546,7 @@ def train_task(
     fit_kw = {"model": model, "cfg": cfg, "spec": spec, "device": device, "augment": augment}
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
     tb = open_loggers(out, log_to, "task", config=config_to_dict(cfg)) if ranks.main else None
-    fit_kw.update({"ranks": ranks, "tb": tb})
+    fit_kw.update({"ranks": ranks, "tb": tb, "amp": amp})
     epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
     learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
     best, steps = _fit(
@@ -597,7 +562,8 @@ def train_task(
     n_train, n_val = len(train_data), len(val_data)
 
     # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
-    prior = _class_prior(train, num_outputs(cfg.task, train)) if cfg.task == "classify" else None
+    aligned = cfg.adapt == "self-train" and cfg.task == "classify" and cfg.pseudo_align
+    prior = class_prior(train, num_outputs(cfg.task, train)) if aligned else None
     learner = _learner(cfg, "self-train", model, target_data, device, generator, ranks, prior)
     if learner is not None:
         best, more = _fit(
@@ -619,19 +585,14 @@ def train_task(
         n_train, n_val = n_train + ft_sizes[0], n_val + ft_sizes[1]
     if tb is not None:
         tb.close()
-    counts = {
-        "n_train": n_train,
-        "n_val": n_val,
-        "steps": steps,
-        "amp": use_amp(cfg.amp, device),
-        "atc_threshold": _atc(model, val_data, cfg, device),
-    }
+    counts = {"n_train": n_train, "n_val": n_val, "steps": steps, "amp": amp}
+    counts["atc_threshold"] = atc_threshold_on(model, val_data, cfg, device)
     counts["train_seconds"] = round(time.perf_counter() - t0, 3)
 
     # 5. The test set, once, with the selected weights.
     test_metrics = None
     if test is not None:
-        test_metrics = _test(model, test, cfg, device) if ranks.main else None
+        test_metrics = test_scores(model, test, cfg, device) if ranks.main else None
         test_metrics = distributed.broadcast(test_metrics, ranks)  # scored once, by rank 0
     metrics = _metrics(cfg, info, test_metrics, counts, history, best, (train, test, finetune, target))
     if ranks.main:

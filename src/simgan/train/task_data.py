@@ -244,6 +244,12 @@ def num_outputs(task: str, sources: Sequence[Source]) -> int:
     return 1 + max(int(s.label(i)) for s in sources for i in range(len(s)))
 
 
+def class_prior(train: Sequence[Source], classes: int) -> torch.Tensor:
+    """(K,) class counts of the labelled training sets, read from their label files (no pixels)."""
+    labels = [int(s.label(i)) for s in train for i in range(len(s))]
+    return torch.bincount(torch.tensor(labels, dtype=torch.int64), minlength=classes).float()
+
+
 def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (train, val) indices of ``range(n)``; at least one of each when there is room.
 
