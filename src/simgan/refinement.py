@@ -30,6 +30,7 @@ from simgan import distributed
 from simgan.amp import memory_format, use_amp
 from simgan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from simgan.config import config_from_dict
+from simgan.data.equalize import equalized
 from simgan.data.images import to_float
 from simgan.data.shards import Shard
 from simgan.data.simgan_dir import DatasetWriter
@@ -178,6 +179,7 @@ def refine(
     shard: tuple[int, int] | None = None,
     amp: bool = True,
     compile: bool = False,
+    equalize: bool | None = None,
 ) -> DatasetInfo | None:
     """Refine every image of ``input`` with R and write a simgan dataset to ``out``.
 
@@ -197,6 +199,9 @@ def refine(
             choice made is recorded in the output's provenance (``amp``).
         compile: run R through ``torch.compile`` (the first batch pays the compilation, tens of seconds on
             a CPU; worth it for large sets).
+        equalize: histogram-equalise the input before R (:mod:`simgan.data.equalize`); None: as the
+            refiner's run did (its config's ``equalize``; off for a module or a run from before the
+            option). The output's provenance records the choice (``equalize``).
 
     Returns:
         The written dataset's info (same count, ids, labels and size as the input); None for a shard
@@ -215,6 +220,9 @@ def refine(
     else:
         R, provenance = load_refiner(refiner, checkpoint)
     src = input if isinstance(input, Source) else open_dataset(input)
+    if equalize is None:
+        equalize = bool(provenance.get("config", {}).get("equalize", False))
+    src = equalized(src, equalize)
     info = src.info
     channels = getattr(R, "channels", info.channels)
     if channels != info.channels:
@@ -249,6 +257,7 @@ def refine(
                 "provenance": info.extra.get("provenance"),
             },
             "amp": amp,
+            "equalize": equalize,
         },
         shard=(part.index, part.count) if part else None,
     ) as writer:

@@ -120,7 +120,9 @@ def test_same_seed_same_run(toy: dict[str, Path], tmp_path: Path) -> None:
 
 def test_gaze_net_learns_the_toy_mapping(toy: dict[str, Path], tmp_path: Path) -> None:
     test = open_dataset(toy["gaze_test"])
+    # The toy's signal is a 3x3 blob on dark noise: equalising would spread the noise over the blob's levels.
     cfg = dataclasses.replace(QUICK, task="gaze", epochs=10, batch_size=8, lr=1e-3, augment=("flip",))
+    cfg = dataclasses.replace(cfg, equalize=False)
     m = train_task(cfg, [open_dataset(toy["gaze"])], test, tmp_path / "run", progress=False)
     # Baseline: always predict the mean training gaze.
     g = np.array([open_dataset(toy["gaze"]).label(i)["gaze"] for i in range(160)]).mean(0)

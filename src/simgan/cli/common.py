@@ -159,6 +159,25 @@ def add_amp_flags(f: ConfigFlags, field: str = "amp") -> None:
     f.add("--no-amp", "fp32 everywhere", field=field, const=False)
 
 
+EQUALIZE_HELP = "histogram-equalise every image before a model sees it (MPIIGaze's normalisation)"
+
+
+def add_equalize(p: argparse.ArgumentParser, auto: str) -> None:
+    """``--equalize`` / ``--no-equalize``; neither given leaves it None, which means ``auto``."""
+    p.add_argument(
+        "--equalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"{EQUALIZE_HELP} (default: {auto})",
+    )
+
+
+def add_equalize_flags(f: ConfigFlags, auto: str, field: str = "equalize") -> None:
+    """``--equalize`` / ``--no-equalize`` bound to a config's ``equalize`` field (None: ``auto``)."""
+    f.add("--equalize", EQUALIZE_HELP, field=field, const=True, shown=auto)
+    f.add("--no-equalize", "never equalise", field=field, const=False, shown=auto)
+
+
 def add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",

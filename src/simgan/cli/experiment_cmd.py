@@ -16,6 +16,7 @@ from pathlib import Path
 
 from simgan.cli.common import (
     AMP_HELP,
+    EQUALIZE_HELP,
     ConfigFlags,
     add_device,
     add_json,
@@ -28,7 +29,7 @@ from simgan.cli.common import (
 from simgan.config import load_config
 from simgan.data import source
 from simgan.errors import InputError
-from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap, with_amp
+from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap, with_models
 from simgan.experiment.table import format_gap
 from simgan.progress import quiet
 
@@ -88,6 +89,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help=AMP_HELP + ", for the refiners and the task models (default: the config's, on)",
     )
+    g.add_argument(
+        "--equalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=EQUALIZE_HELP + ", in the refiners and the task models (default: the config's; auto: eyes)",
+    )
     g.add_argument("--overwrite", action="store_true", help="delete OUT first")
     f.add("--seed", "base seed; repeat r uses seed + r")
     add_device(g)
@@ -111,7 +118,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def gap_config(args: argparse.Namespace) -> GapConfig:
     """GapConfig from defaults, the ``--config`` YAML, then the flags given."""
-    return with_amp(load_config(GapConfig, args.config, config_overrides(args)), args.amp)
+    cfg = load_config(GapConfig, args.config, config_overrides(args))
+    return with_models(cfg, amp=args.amp, equalize=args.equalize)
 
 
 def run(args: argparse.Namespace) -> int:

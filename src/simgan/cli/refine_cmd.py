@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from simgan.cli.common import add_amp, add_device, shard_arg
+from simgan.cli.common import add_amp, add_device, add_equalize, shard_arg
 from simgan.refinement import CHECKPOINTS, refine, resolve_shard
 
 NAME = "refine"
@@ -45,6 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "RANK/WORLD_SIZE; else the whole input)",
     )
     add_amp(p)
+    add_equalize(p, "as the refiner's run did")
     p.add_argument(
         "--compile",
         action="store_true",
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         shard=args.shard,
         amp=args.amp,
         compile=args.compile,
+        equalize=args.equalize,
     )
     if info is None:  # a shard that others have yet to join
         assert shard is not None

@@ -32,6 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--target", choices=TARGETS, default="synthetic", help="simulator alone or pseudo-real")
     p.add_argument(
+        "--equalize",
+        action="store_true",
+        help="write histogram-equalised images, as MPIIGaze stores its eyes (train-refiner, refine and "
+        "train-task equalise gaze data themselves, so the raw images are the default)",
+    )
+    p.add_argument(
         "--fonts", default=None, metavar="DIR", help="digits only: a folder of extra .ttf/.otf fonts"
     )
 
@@ -39,7 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     options = {"fonts": args.fonts} if args.fonts is not None else {}
     info = simulate(
-        args.simulator, args.n, args.out, seed=args.seed, size=args.size, target=args.target, **options
+        args.simulator,
+        args.n,
+        args.out,
+        seed=args.seed,
+        size=args.size,
+        target=args.target,
+        equalize=args.equalize,
+        **options,
     )
     print(
         f"wrote {info.count} {args.simulator} samples ({info.height}x{info.width}x{info.channels} "

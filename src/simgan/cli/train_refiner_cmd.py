@@ -24,7 +24,7 @@ import argparse
 import sys
 
 from simgan import distributed, losses
-from simgan.cli.common import ConfigFlags, add_amp_flags, add_device, config_overrides
+from simgan.cli.common import ConfigFlags, add_amp_flags, add_device, add_equalize_flags, config_overrides
 from simgan.config import run_config
 from simgan.nn import refiner as refiner_nn
 from simgan.train import optim
@@ -84,6 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add("--grid-every", "steps between image grids")
     f.add("--seed", "random seed (same seed, same run)")
     add_amp_flags(f)
+    add_equalize_flags(f, "auto: on for gaze data")
     f.add(
         "--consistency",
         "train-task run (or its best.pt) trained on the synthetic data: R pays when it reads R(x) "

@@ -24,6 +24,7 @@ from simgan import distributed
 from simgan.cli.common import (
     ConfigFlags,
     add_amp_flags,
+    add_equalize_flags,
     add_format,
     add_json,
     config_overrides,
@@ -79,6 +80,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         shown="auto",
     )
     add_amp_flags(f)
+    add_equalize_flags(f, "auto: on for gaze")
     f.add("--tta", "also score the test set with 10-crop test-time augmentation (<metric>_tta)", const=True)
     f.add("--epochs", "training epochs (at least; --min-steps may add more)")
     f.add("--min-steps", "step floor: at least this many optimizer steps (more epochs on small sets)")

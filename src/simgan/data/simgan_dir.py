@@ -208,10 +208,12 @@ class SimganSource(Source):
         f.seek(int(self._offsets[index]))
         return json.loads(f.readline())["label"]
 
-    def read(self, index: int) -> Sample:
+    def pixels(self, index: int) -> np.ndarray:
         path = self.root / self.files[index]
-        image = self.check_shape(read_image(path), path)
-        return Sample(self.ids[index], image, self.label(index))
+        return self.check_shape(read_image(path), path)
+
+    def read(self, index: int) -> Sample:
+        return Sample(self.ids[index], self.pixels(index), self.label(index))
 
 
 register_layout("simgan", detect=lambda p: (p / "dataset.json").is_file(), priority=10)(SimganSource)

@@ -69,6 +69,10 @@ class Source(abc.ABC):
     def read(self, index: int) -> Sample:
         """Decode sample ``index`` (0 <= index < len). Raises InputError naming a bad file."""
 
+    def pixels(self, index: int) -> np.ndarray:
+        """The pixels of sample ``index`` (H, W, C); layouts override this when it can skip the label."""
+        return self.read(index).image
+
     def label(self, index: int) -> Any:
         """The label of sample ``index``; layouts override this when it needs no pixel decode."""
         return self.read(index).label

@@ -14,7 +14,7 @@ from typing import Any
 
 from simgan.config import config_to_dict
 from simgan.errors import InputError
-from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap, selected_rows, with_amp
+from simgan.experiment.gap import GapConfig, is_gap_folder, run_gap, selected_rows, with_models
 from simgan.experiment.table import format_gap
 from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig
@@ -63,7 +63,7 @@ def demo_config(
         )
     if repeats is not None:
         cfg = dataclasses.replace(cfg, repeats=repeats)
-    cfg = with_amp(cfg, amp)
+    cfg = with_models(cfg, amp=amp)
     if methods:
         selected_rows(methods)  # an unknown row fails here, before anything is written
         cfg = dataclasses.replace(cfg, methods=tuple(methods))

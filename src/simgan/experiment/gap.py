@@ -58,6 +58,7 @@ from simgan import atomic
 from simgan.config import config_to_dict, save_config
 from simgan.data import open_dataset
 from simgan.data.embedded import split_indices, write_sklearn_digits
+from simgan.data.equalize import equalized
 from simgan.data.source import Source
 from simgan.errors import InputError
 from simgan.eval.label_free import atc_accuracy, mean_disagreement, predict
@@ -68,7 +69,7 @@ from simgan.train.refiner import RefinerTrainConfig, train_refiner
 from simgan.train.task import TaskConfig, train_task
 from simgan.viz.grids import save_refiner_grid
 
-__all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder", "with_amp"]
+__all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder", "with_models"]
 
 TASK_OF = {"digits": "classify", "eyes": "gaze", "hands": "handpose"}
 ROWS = (
@@ -156,13 +157,15 @@ class RealData:
     refiner_run: str | Path | None = None
 
 
-def with_amp(cfg: GapConfig, amp: bool | None) -> GapConfig:
-    """``cfg`` with mixed precision (:mod:`simgan.amp`) asked for or turned off in the refiner, refine and
-    the task models alike; None keeps the config's own."""
-    if amp is None:
+def with_models(cfg: GapConfig, **fields: bool | None) -> GapConfig:
+    """``cfg`` with each of ``fields`` (``amp``: mixed precision, :mod:`simgan.amp`; ``equalize``:
+    :mod:`simgan.data.equalize`) set alike in the refiner (and so refine) and the task models; a field
+    given as None keeps the config's own."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    if not given:
         return cfg
-    refiner = dataclasses.replace(cfg.refiner, amp=amp)
-    return dataclasses.replace(cfg, refiner=refiner, task_model=dataclasses.replace(cfg.task_model, amp=amp))
+    refiner = dataclasses.replace(cfg.refiner, **given)
+    return dataclasses.replace(cfg, refiner=refiner, task_model=dataclasses.replace(cfg.task_model, **given))
 
 
 def _std(vals: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -282,8 +285,8 @@ def _label_free(run: Path, metrics: dict[str, Any], unlabeled: Source) -> dict[s
     if cached.is_file():
         preds = torch.from_numpy(np.load(cached))
     else:
-        model, _ = load_task_model(run)
-        preds = predict(model, metrics["task"], unlabeled)
+        model, config = load_task_model(run)
+        preds = predict(model, metrics["task"], equalized(unlabeled, bool(config.get("equalize"))))
         atomic.atomic_write(cached, lambda f: np.save(f, preds.numpy()))
     out: dict[str, Any] = {"unlabeled_predictions": preds}
     if "atc_threshold" in metrics:

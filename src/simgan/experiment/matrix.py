@@ -17,6 +17,7 @@ from typing import Any
 
 from simgan.atomic import write_json
 from simgan.data import Source, open_dataset
+from simgan.data.equalize import equalized
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.eval.matrix import check_compatible, score_row, split_source
@@ -77,8 +78,9 @@ def cross_domain_matrix(
     for train_name, (train_part, _) in splits.items():
         run = out / f"train_{_safe(train_name)}"
         train_task(cfg, [train_part], None, run, progress=progress, overwrite=True)
-        model, _ = load_task_model(run / "best.pt", device)
-        cells[train_name] = score_row(model, task, tests, device)
+        model, config = load_task_model(run / "best.pt", device)
+        on = bool(config.get("equalize"))  # the test sets as the model saw its training set
+        cells[train_name] = score_row(model, task, {k: equalized(v, on) for k, v in tests.items()}, device)
         table[train_name] = {t: float(c[metric.name]) for t, c in cells[train_name].items()}
     result = {
         "task": task,

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm import tqdm
 
+from simgan.data.equalize import equalize as equalize_images
 from simgan.data.simgan_dir import DatasetWriter
 from simgan.data.source import DatasetInfo, open_dataset
 from simgan.errors import InputError
@@ -115,6 +116,7 @@ def simulate(
     size: tuple[int, int] | None = None,
     target: str = "synthetic",
     progress: bool = True,
+    equalize: bool = False,
     **options: Any,
 ) -> DatasetInfo:
     """Render ``n`` samples of simulator ``name`` into the simgan dataset ``out`` (resumable).
@@ -123,6 +125,9 @@ def simulate(
     of other arguments (seed, n, target, size, options) is refused with one line naming the difference.
 
     ``options`` go to the simulator's ``configure(**options) -> Simulator`` (e.g. ``fonts=DIR``).
+    ``equalize`` writes histogram-equalised images (:mod:`simgan.data.equalize`), recorded in the
+    provenance; train-refiner, refine and train-task equalise their inputs themselves where asked, so the
+    raw output is the default.
     """
     sim = get_simulator(name)
     if n <= 0:
@@ -140,6 +145,8 @@ def simulate(
     provenance = {"simulator": name, "seed": seed, "target": target, "batch": BATCH, "n": n}
     if options:
         provenance["options"] = {k: str(v) for k, v in options.items()}
+    if equalize:  # only when on: datasets written before the option keep resuming
+        provenance["equalize"] = True
     with DatasetWriter(
         out,
         task=sim.task,
@@ -163,6 +170,8 @@ def simulate(
                     images, labels, params = sim.render_with_params(rng, BATCH, hw, target)
                 else:
                     (images, labels), params = sim.render(rng, BATCH, hw, target), None
+                if equalize:
+                    images = equalize_images(images)
                 for j, sid in enumerate(ids):
                     if todo[j]:
                         writer.add(sid, images[j], labels[j], None if params is None else params[j])

@@ -22,8 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from simgan.data.images import read_image, to_float
-from simgan.data.simgan_dir import SimganSource
+from simgan.data.images import to_float
 from simgan.data.source import Source
 from simgan.distributed import SINGLE, Ranks
 
@@ -92,13 +91,7 @@ class ImagesOnly(Dataset):
         return len(self.source)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        src = self.source
-        if isinstance(src, SimganSource):  # pixels only: its read() would also parse the label
-            path = src.root / src.files[int(i)]
-            image = src.check_shape(read_image(path), path)
-        else:
-            image = src.read(int(i)).image
-        return torch.from_numpy(to_float(image))
+        return torch.from_numpy(to_float(self.source.pixels(int(i))))  # pixels only, no label parsed
 
 
 class ImageStream:

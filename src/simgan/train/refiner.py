@@ -49,6 +49,7 @@ from simgan import distributed, losses
 from simgan.amp import autocast, memory_format
 from simgan.checkpoint import CHECKPOINT_NAME
 from simgan.config import config_to_dict, save_config
+from simgan.data.equalize import equalized, resolve_equalize
 from simgan.data.source import Source, open_source
 from simgan.device import select_device
 from simgan.errors import InputError
@@ -297,14 +298,16 @@ def _resolve(
     resume: bool,
     ranks: distributed.Ranks,
 ) -> tuple[RefinerTrainConfig, dict[str, Any] | None]:
-    """The config to train with (the saved one when resuming; an ``auto`` preset resolved by what the
-    images are) and the checkpoint to continue; refuses data the preset cannot take."""
+    """The config to train with (the saved one when resuming; an ``auto`` preset and ``equalize`` resolved
+    by what the images are) and the checkpoint to continue; refuses data the preset cannot take."""
     info = synthetic.info
     cfg, checkpoint = load_resume(run, cfg, info, real.info, resume=resume, ranks=ranks)
     distributed.barrier(ranks)  # every rank has read the run folder before rank 0 changes it
     if cfg.preset == "auto":
         preset = resolve_preset(info.height, info.width, info.channels, info.task)
         cfg = dataclasses.replace(cfg, preset=preset)
+    if cfg.equalize is None:
+        cfg = dataclasses.replace(cfg, equalize=resolve_equalize(None, info.task))
     check_data(synthetic, real, cfg.preset, cfg.global_adversarial)
     return cfg, checkpoint
 
@@ -401,6 +404,7 @@ def train_refiner(
     run, syn_src, real_src = Path(out), open_source(synthetic, "--synthetic"), open_source(real, "--real")
     ckpt_path, stats_path = run / CHECKPOINT_NAME, run / "stats.jsonl"
     cfg, checkpoint = _resolve(run, cfg, syn_src, real_src, resume, ranks)
+    syn_src, real_src = equalized(syn_src, bool(cfg.equalize)), equalized(real_src, bool(cfg.equalize))
     dev = distributed.rank_device(select_device(None if device is None else str(device)), ranks)
     semantic = load_consistency(cfg, syn_src, dev)  # before any training: a bad --consistency fails fast
     state = build_state(cfg, syn_src, real_src, dev, checkpoint, ranks)

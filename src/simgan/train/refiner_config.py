@@ -80,6 +80,9 @@ class RefinerTrainConfig:
         seed: seeds weight initialisation, batch order and the buffer.
         amp: bf16 autocast and channels_last where the device does bf16 natively (CUDA; CPUs with AMX or
             AVX512-BF16, simgan.amp); fp32 elsewhere. The run records the choice (stats.jsonl: amp).
+        equalize: histogram-equalise the synthetic and the real images before R and D see them
+            (simgan.data.equalize, MPIIGaze's normalisation); None (auto): on for gaze data. The run's
+            config.json records the resolved choice, and ``refine`` applies the same to its input.
         num_workers: DataLoader workers for datasets too large to hold in memory.
         consistency: a ``train-task`` run folder (or its ``best.pt``) trained on the synthetic data; its
             frozen model adds ``lambda_consistency * consistency_loss`` to L_R (CyCADA's semantic loss,
@@ -127,6 +130,7 @@ class RefinerTrainConfig:
     grid_rows: int = 8
     seed: int = 0
     amp: bool = True
+    equalize: bool | None = None
     num_workers: int = 0
     consistency: str = ""
     lambda_consistency: float = 0.1

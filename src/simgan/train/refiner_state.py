@@ -288,8 +288,11 @@ def load_resume(
     checkpoint = load_checkpoint(ckpt_path, "refiner")
     distributed.check_world(checkpoint, ranks, ckpt_path)
     saved = config_from_dict(RefinerTrainConfig, checkpoint["config"], str(ckpt_path))
+    if "equalize" not in checkpoint["config"]:  # runs from before equalisation existed did not equalise
+        saved = dataclasses.replace(saved, equalize=False)
     for f in dataclasses.fields(RefinerTrainConfig):
-        if f.name in RESUMABLE_FIELDS or (f.name == "preset" and cfg.preset == "auto"):
+        auto = {"preset": cfg.preset == "auto", "equalize": cfg.equalize is None}.get(f.name, False)
+        if f.name in RESUMABLE_FIELDS or auto:
             continue
         if getattr(saved, f.name) != getattr(cfg, f.name):
             raise InputError.at(

@@ -23,6 +23,7 @@ validation and test scoring in ``simgan.eval.task_eval``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -40,6 +41,7 @@ from simgan.amp import autocast, memory_format, use_amp
 from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
+from simgan.data.equalize import equalized, resolve_equalize
 from simgan.data.source import DatasetInfo, Source, open_source
 from simgan.device import seed_everything, select_device
 from simgan.distributed import SINGLE, Ranks
@@ -359,6 +361,7 @@ def _metrics(
     """The ``metrics.json`` dict (see :func:`train_task`'s Returns)."""
     train, test, finetune, target = data
     metrics: dict[str, Any] = {"task": cfg.task, "adapt": cfg.adapt, "amp": counts["amp"]}
+    metrics["equalize"] = cfg.equalize
     if test_metrics is not None:
         metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
     if cfg.task == "classify" and info.classes:
@@ -510,10 +513,11 @@ def train_task(
             that would corrupt this task's labels; a bad config value; ``adapt`` without ``target``
             (or ``target`` without ``adapt``); an ``out`` holding a run, without ``overwrite``.
     """
-    # 1. Check the datasets and the config.
-    train = [open_source(s, "--train") for s in train]
+    # 1. Check the datasets and the config; every image the model sees goes through the same equalisation.
+    cfg = dataclasses.replace(cfg, equalize=resolve_equalize(cfg.equalize, cfg.task))
+    train = [equalized(open_source(s, "--train"), cfg.equalize) for s in train]
     test, finetune, target = (
-        None if s is None else open_source(s, flag)
+        None if s is None else equalized(open_source(s, flag), cfg.equalize)
         for s, flag in ((test, "--test"), (finetune, "--finetune"), (target, "--target"))
     )
     info = _check_run(cfg, train, finetune, test, target)

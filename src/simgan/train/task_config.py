@@ -56,6 +56,9 @@ class TaskConfig:
         amp: bf16 autocast and channels_last for training where the device does bf16 natively (CUDA; CPUs
             with AMX or AVX512-BF16; simgan.amp), fp32 elsewhere; ``metrics.json: amp`` records the choice.
             Validation and testing run in fp32.
+        equalize: histogram-equalise every image the model sees, training, validation, test, fine-tune and
+            target alike (simgan.data.equalize, MPIIGaze's normalisation); None (auto): on for gaze.
+            The run's config and ``metrics.json: equalize`` record the resolved choice.
         tta: also score the test set with test-time augmentation (the 10-crop of simgan.eval.tta: corner
             and centre shifts, each mirrored where the task allows), as ``<metric>_tta`` in metrics.json.
         adapt: none; dann (a domain classifier on the task net's features through gradient reversal); or
@@ -103,6 +106,7 @@ class TaskConfig:
     checkpoint_interval_s: float = 60.0
     plot: bool = True
     amp: bool = True
+    equalize: bool | None = None
     tta: bool = False
     adapt: Literal["none", "dann", "self-train"] = "none"
     adapt_weight: float = 0.0
