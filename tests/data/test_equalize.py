@@ -107,7 +107,8 @@ def test_train_task_equalises_gaze_by_default(tmp_path: Path, write_toy: Callabl
     data = write_toy(tmp_path / "g", "gaze", 32, 1)
     quick = TaskConfig(task="gaze", epochs=1, min_steps=0, batch_size=16, gaze_hidden=8, plot=False)
     on = train_task(quick, [data], data, tmp_path / "on", progress=False)
-    off = train_task(dataclasses.replace(quick, equalize=False), [data], data, tmp_path / "off", progress=False)
+    plain = dataclasses.replace(quick, equalize=False)
+    off = train_task(plain, [data], data, tmp_path / "off", progress=False)
     assert on["equalize"] is True and off["equalize"] is False
     assert json.loads((tmp_path / "on" / "config.json").read_text())["equalize"] is True
     assert on["angular_error_deg"] != off["angular_error_deg"]  # the model saw other pixels

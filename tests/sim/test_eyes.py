@@ -12,9 +12,12 @@ from matplotlib.path import Path as Polygon
 from scipy import ndimage
 
 from simgan.data import open_dataset
+from simgan.data.equalize import equalize
+from simgan.data.image_stats import MPIIGAZE_CROPS, array_statistics
 from simgan.errors import InputError
 from simgan.gaze import pitchyaw_to_vector, vector_to_pitchyaw
 from simgan.sim import get_simulator, simulate
+from simgan.sim.camera_noise import CameraNoiseConfig, degrade
 from simgan.sim.eyes import EyesConfig, eye_landmarks, render_eyes, sample_params
 
 SIZE = (35, 55)
@@ -102,13 +105,14 @@ def test_positive_yaw_moves_the_iris_left_and_positive_pitch_moves_it_up() -> No
 
 
 def _opening_mask(p: dict[str, np.ndarray]) -> np.ndarray:
-    """Pixels of the open eye, found from pixels: those that do not change with the skin tone.
+    """Pixels of the open eye, found from pixels: those that the skin tone changes by under half a grey level
+    (the caruncle's Gaussian tail reaches a little further).
 
     Shape: -> (B, H, W) bool.
     """
     a = render_eyes({**p, "skin_tone": np.full_like(p["skin_tone"], 0.8)}, SIZE)
     b = render_eyes({**p, "skin_tone": np.full_like(p["skin_tone"], 0.4)}, SIZE)
-    return np.abs(a - b) < 1e-3
+    return np.abs(a - b) < 2e-3
 
 
 def test_lid_contour_bounds_the_rendered_opening() -> None:
@@ -157,11 +161,11 @@ def test_gaze_label_agrees_with_the_angles(tmp_path: Path) -> None:
 
 
 def test_glint_is_drawn_where_labelled() -> None:
-    p = sample_params(np.random.default_rng(21), 48, SIZE)
+    p = sample_params(np.random.default_rng(21), 128, SIZE)  # about 1 glint in 30 falls outside the lids
     lit = render_eyes(p, SIZE)
-    dark = render_eyes({**p, "glint_strength": np.zeros(48)}, SIZE)
+    dark = render_eyes({**p, "glint_strength": np.zeros(128)}, SIZE)
     lm = eye_landmarks(p)
-    diff = (lit - dark).reshape(48, -1)
+    diff = (lit - dark).reshape(128, -1)
     visible = lm["glint_visible"]
     assert visible.sum() > 10 and (~visible).sum() > 0
     assert np.abs(diff[~visible]).max() == 0.0
@@ -227,6 +231,42 @@ def test_bad_options_are_input_errors() -> None:
     with pytest.raises(InputError, match="expected a number"):
         sim.configure(yaw_deg="wide")
     assert sim.configure(clean="true").config.clean and not sim.config.clean
+
+
+def test_framing_centres_the_eye_corners_as_mpiigaze_does() -> None:
+    p = sample_params(np.random.default_rng(3), 500, SIZE)
+    lids = eye_landmarks(p)["lid_contour"]  # (B, 16, 2): [0] the inner corner, [8] the outer one
+    mid = (lids[:, 0] + lids[:, 8]) / 2.0
+    centre = np.array([(SIZE[1] - 1) / 2.0, (SIZE[0] - 1) / 2.0])
+    # Within the camera jitter (5 % of the side) plus what head rotation moves the corners, and unbiased.
+    assert (np.abs(mid - centre) <= 0.05 * np.array(SIZE[::-1]) + 2.5).all()
+    assert np.abs(mid.mean(0) - centre).max() < 0.5
+    width = np.linalg.norm(lids[:, 8] - lids[:, 0], axis=1) / SIZE[1]
+    assert 0.72 < width.mean() < 0.88  # about 80 % of the crop's width (1.5 px/mm, a 30 mm eye)
+    assert np.degrees(np.abs(p["head_roll"])).max() <= 4.0  # normalisation leaves little roll
+
+
+def test_sensor_noise_is_the_synthetic_targets_and_scales_with_its_parameter() -> None:
+    p = sample_params(np.random.default_rng(2), 64, SIZE)
+    noisy, quiet = render_eyes(p, SIZE), render_eyes(p, SIZE, sensor=False)
+    assert np.array_equal(quiet, render_eyes({**p, "sensor_noise": np.zeros(64)}, SIZE))
+    spread = (noisy - quiet).std(axis=(1, 2))
+    assert np.corrcoef(spread, p["sensor_noise"])[0, 1] > 0.9
+    # The pseudo-real target leaves the noise to its own camera model: its scene is the quiet render.
+    rng = np.random.default_rng(5)
+    q = sample_params(rng, 8, SIZE)
+    want, _ = degrade(render_eyes(q, SIZE, sensor=False), rng, CameraNoiseConfig())
+    got, _ = get_simulator("eyes").render(np.random.default_rng(5), 8, SIZE, "pseudo-real")
+    assert np.array_equal(got[..., 0], want)
+
+
+def test_equalised_eyes_match_the_mpiigaze_statistics() -> None:
+    images, _ = get_simulator("eyes").render(np.random.default_rng(0), 300, SIZE)
+    stats, raw = array_statistics(equalize(images)), array_statistics(images)
+    for key, real in MPIIGAZE_CROPS.items():
+        if key != "mean_std":  # a few thousandths in both: not a ratio to hold
+            assert abs(stats[key] / real - 1.0) <= 0.15, (key, stats[key], real)
+    assert abs(raw["std"] / MPIIGAZE_CROPS["std"] - 1.0) > 0.3  # the raw renders do not: equalising does it
 
 
 # --------------------------------------------------------------------------------------------------

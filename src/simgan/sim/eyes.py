@@ -47,15 +47,17 @@ from simgan.sim.registry import Simulator, register_simulator
 
 __all__ = ["EyesConfig", "EyesSimulator", "sample_params", "render_eyes", "eye_landmarks", "make_labels"]
 
-# Reference layout: at 35x55 the eyeball radius is about 14.6 px, the eye (corner to corner) about 63 % of
-# the width, the iris diameter about 40 % of the height, as in MPIIGaze crops and SimGAN's UnityEyes crops.
-_SCALE_PER_WIDTH = 0.265
+# Reference layout, MPIIGaze's normalised crop (docs/simulate_eyes.md, "Framing"): a virtual camera with
+# focal length 960 px at 600 mm from the eye gives 1.6 px/mm at 36x60, about 1.51 px/mm after the resize to
+# 35x55; a 12 mm eyeball radius is then about 18 px, and the eye (corner to corner, about 2.4 radii) spans
+# about 80 % of the width. The eye centre (the corners' midpoint) sits at the crop's centre.
+_SCALE_PER_WIDTH = 0.33
 _REF_ASPECT = 55.0 / 35.0
 _LID_POINTS = 8  # lid_contour: 9 upper points (inner corner .. outer corner) + 7 lower (outer .. inner)
 _IRIS_POINTS = 8
 _IRIS_TEX = 64  # angular samples of the iris fibre texture (texture sizes are powers of two)
 _LASH_TEX = 64  # samples of the eyelash pattern along the lid
-_SKIN_CELLS = ((4, 7), (10, 16))  # coarse and mid skin texture grids (rows, cols), interpolated up
+_SKIN_CELLS = ((4, 7), (10, 16), (18, 28))  # coarse, mid and fine skin texture grids (rows, cols)
 _CORNEA_OFFSET = 0.45  # cornea sphere centre = 0.45 r along g; radius 0.62 r (7.8 mm cornea / 12.5 mm eye)
 _CORNEA_RADIUS = 0.62
 
@@ -68,7 +70,7 @@ class EyesConfig:
     yaw_deg: float = 30.0  # |gaze yaw| limit, camera space
     head_pitch_deg: float = 10.0  # head jitter limits
     head_yaw_deg: float = 15.0
-    head_roll_deg: float = 8.0
+    head_roll_deg: float = 4.0  # what normalisation leaves (it aligns the camera with the head's x axis)
     shift: float = 0.05  # camera jitter: eye centre shift, fraction of the image side
     scale_jitter: float = 0.1  # relative zoom jitter
     clean: bool = False  # only sclera / iris / pupil in flat tones (for measuring landmarks)
@@ -161,8 +163,8 @@ def sample_params(
         "head_pitch": sym(cfg.head_pitch_deg),
         "head_yaw": sym(cfg.head_yaw_deg),
         "head_roll": sym(cfg.head_roll_deg),
-        "center_u": (w - 1) / 2.0 + uni(-1, 1) * cfg.shift * w,
-        "center_v": (h - 1) / 2.0 + 0.03 * h + uni(-1, 1) * cfg.shift * h,
+        "center_u": (w - 1) / 2.0 + uni(-1, 1) * cfg.shift * w,  # moved below to centre the corners
+        "center_v": (h - 1) / 2.0 + uni(-1, 1) * cfg.shift * h,
         "scale": _SCALE_PER_WIDTH * ref * (1.0 + uni(-1, 1) * cfg.scale_jitter),
         # eye anatomy (units of the eyeball radius)
         "iris_radius": uni(0.46, 0.54),
@@ -177,6 +179,8 @@ def sample_params(
         "lower_shape": uni(0.7, 1.1),
         "crease_gap": uni(0.2, 0.55),
         "crease_dark": uni(0.0, 0.3),
+        "fold_gap": uni(0.25, 0.45),  # lower-lid fold below the lid margin, units of r
+        "fold_dark": uni(0.0, 0.2),
         "brow_height": uni(1.75, 2.5),
         "brow_dark": uni(0.0, 0.45) * (rng.random(n) < 0.6),
         # albedos and textures
@@ -200,13 +204,20 @@ def sample_params(
         "intensity": uni(0.75, 1.15),
         "glint_strength": uni(0.4, 1.0),
         "glint_size": uni(0.035, 0.07),  # Gaussian sigma, units of r
+        # sensor: read + shot noise of a webcam, std as a fraction of full scale, before any equalisation
+        "sensor_noise": uni(0.002, 0.006),
+        "blur": uni(0.3, 0.5),  # neighbour weight k of the [k, 1, k] optics and resampling blur
     }
+    # Normalisation centres the crop on the eye centre, the midpoint of the two corners.
+    p["center_u"] -= p["scale"] * (p["corner_in_x"] + p["corner_out_x"]) / 2.0
+    p["center_v"] -= p["scale"] * (p["corner_in_y"] + p["corner_out_y"]) / 2.0
     # Texture tables: drawn here so that rendering is a pure function of the parameters.
     p["iris_fibres"] = _smooth_circular(rng.standard_normal((n, _IRIS_TEX)), 1)
     p["lash_pattern"] = _smooth_circular((rng.random((n, _LASH_TEX)) < 0.55).astype(np.float64), 1)
     p["skin_low"] = smooth_noise(rng, n, (h, w), _SKIN_CELLS[0])  # (B, H, W)
     p["skin_mid"] = smooth_noise(rng, n, (h, w), _SKIN_CELLS[1])
-    p["skin_noise"] = rng.standard_normal((n, h, w), dtype=np.float32)
+    p["skin_fine_field"] = smooth_noise(rng, n, (h, w), _SKIN_CELLS[2])
+    p["skin_noise"] = rng.standard_normal((n, h, w), dtype=np.float32)  # the sensor's noise field
     return p
 
 
@@ -361,13 +372,17 @@ def _lookup(table: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.take(table.astype(np.float32).ravel(), idx)
 
 
-def render_eyes(p: dict[str, np.ndarray], size: tuple[int, int], clean: bool = False) -> np.ndarray:
+def render_eyes(
+    p: dict[str, np.ndarray], size: tuple[int, int], clean: bool = False, sensor: bool = True
+) -> np.ndarray:
     """Render eyes from parameters drawn by :func:`sample_params`.
 
     Args:
         p: parameters (leading dimension B).
         size: (H, W) of the output; must match the size the parameters were drawn for.
         clean: flat sclera (0.9), iris (its albedo) and pupil only: no lids, skin, glint or shading.
+        sensor: add the sensor noise (``sensor_noise``); the pseudo-real target leaves it to its own
+            camera model.
 
     Returns:
         float32 intensities in [0, 1].
@@ -461,7 +476,7 @@ def render_eyes(p: dict[str, np.ndarray], size: tuple[int, int], clean: bool = F
 
     # --- skin: tone, coarse + fine texture, lighting on a gently curved face, crease, brow, lid margins
     tex = 1.0 + col(p["skin_texture"]) * (p["skin_low"] + 0.6 * p["skin_mid"])
-    tex = tex + col(p["skin_fine"]) * p["skin_noise"]
+    tex = tex + col(p["skin_fine"]) * p["skin_fine_field"]  # about 1.3 mm: fine wrinkles and pores
     kappa = 0.35
     skin_ndotl = np.clip((kappa * (X * lx + Y * ly) - lz) / np.sqrt(1.0 + kappa * kappa * r2), 0.0, None)
     skin = skin_tone * tex * (amb + (1.0 - amb) * skin_ndotl)
@@ -474,8 +489,14 @@ def render_eyes(p: dict[str, np.ndarray], size: tuple[int, int], clean: bool = F
     # Fade the crease toward its ends instead of letting the curve run down past the eye corners.
     crease = np.exp(-((((b - b_crease) * s) / (0.1 * s)) ** 2)) * np.clip(crease_f * 3.0, 0.0, 1.0)
     skin = skin * (1.0 - col(p["crease_dark"]) * crease)
+    # Lower-lid fold: a faint line below the lower lid, following it.
+    b_fold = b_lo - col(p["fold_gap"])
+    fold = np.exp(-((((b - b_fold) * s) / (0.07 * s)) ** 2)) * np.clip(-b_fold * 4.0, 0.0, 1.0)
+    skin = skin * (1.0 - col(p["fold_dark"]) * fold * np.clip(np.minimum(a, 1.0 - a) * 5.0, 0.0, 1.0))
+    # Brow: a band of slanted hair strokes (the eyelash pattern, sheared), darker at its core.
     brow_b = col(p["brow_height"]) + 0.25 * (2.0 * a - 1.0) ** 2
-    brow = np.exp(-(((b - brow_b) / 0.32) ** 2)) * (0.75 + 0.25 * p["skin_noise"])
+    hairs = _lookup(p["lash_pattern"], (a * 2.0 + (b - brow_b) * 0.8) * _LASH_TEX)
+    brow = np.exp(-(((b - brow_b) / 0.32) ** 2)) * (0.55 + 0.45 * hairs)
     skin = skin * (1.0 - col(p["brow_dark"]) * np.clip(brow, 0.0, 1.0))
 
     img = skin * (1.0 - opening) + eye * opening
@@ -500,9 +521,13 @@ def render_eyes(p: dict[str, np.ndarray], size: tuple[int, int], clean: bool = F
     img = img + glint_on * glint * opening
 
     img = img * col(p["intensity"])
-    # A light [1, 4, 1] / 6 blur stands in for the renderer's anti-aliasing (edges are soft, not stepped).
-    img = (img + 0.25 * (np.roll(img, 1, 1) + np.roll(img, -1, 1))) / 1.5
-    img = (img + 0.25 * (np.roll(img, 1, 2) + np.roll(img, -1, 2))) / 1.5
+    if sensor:  # before the 8 bits and before any equalisation, which amplifies it as in a webcam's crops
+        img = img + col(p["sensor_noise"]) * p["skin_noise"]
+    # A light [k, 1, k] / (1 + 2k) blur stands in for the webcam's optics and for the resampling of
+    # MPIIGaze's normalisation warp and resize, which smooths the sensor noise as well.
+    k = col(p["blur"])
+    img = (img + k * (np.roll(img, 1, 1) + np.roll(img, -1, 1))) / (1.0 + 2.0 * k)
+    img = (img + k * (np.roll(img, 1, 2) + np.roll(img, -1, 2))) / (1.0 + 2.0 * k)
     return np.clip(img, 0.0, 1.0).astype(f32)
 
 
@@ -537,6 +562,8 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "skin_fine",
         "crease_gap",
         "crease_dark",
+        "fold_gap",
+        "fold_dark",
         "brow_height",
         "brow_dark",
         "lash_dark",
@@ -544,7 +571,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "lower_lash_dark",
     ),
     "lighting": ("light_x", "light_y", "ambient", "intensity", "glint_strength", "glint_size"),
-    "camera": ("center_u", "center_v", "scale"),
+    "camera": ("center_u", "center_v", "scale", "sensor_noise", "blur"),
 }
 
 
@@ -636,7 +663,8 @@ class EyesSimulator(Simulator):
     ) -> tuple[np.ndarray, list[Any]]:
         h, w = self.check_size(size)
         p = sample_params(rng, n, (h, w), self.config)
-        img = render_eyes(p, (h, w), clean=self.config.clean)  # (B, H, W) in [0, 1]
+        sensor = target == "synthetic"  # pseudo-real: its camera model adds the noise
+        img = render_eyes(p, (h, w), clean=self.config.clean, sensor=sensor)  # (B, H, W) in [0, 1]
         degradation = None
         if target == "pseudo-real":
             out, degradation = degrade(img, rng, self.noise)
