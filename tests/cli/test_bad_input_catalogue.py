@@ -165,6 +165,14 @@ ROWS: list[tuple[list[str], str]] = [
     ([*SH, "{run2}", "--shard", "1/2"], "sharded: already holds a different dataset (provenance.refined_by."),
     ([*SH, "{run}"], "sharded: holds an unfinished sharded write (labels.shard-0-of-2.jsonl)"),
     (["simulate", "digits", "--n", "4", "--size", "8x8", "--out", "{sharded}"], "sharded: already holds a"),
+    # --equalize (issue 18): a switch, and an output made without it is not rewritten with it
+    (["simulate", "digits", "--n", "8", "--equalize", "--out", "{sim}"], "provenance.equalize"),
+    (["simulate", "digits", "--n", "8", "--equalize=yes", "--out", "{out}"], "ignored explicit argument"),
+    ([*RF[:4], "{refined}", "--refiner", "{run}", "--equalize"], "refined: already holds a different"),
+    ([*TT, "--equalize", "on"], "unrecognized arguments"),
+    ([*TR, "--no-equalize=1"], "ignored explicit argument"),
+    ([*TR[:6], "{run}", "--resume", "--equalize"], "cannot change equalize when resuming (the run has False"),
+    (["experiment", "gap", "--out", "{out}", "--equalize", "--no-equalize", "x"], "unrecognized arguments"),
     # experiment gap: rows
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
     (["experiment", "gap", "--out", "{out}", "--no-amp", "--nope"], "unrecognized arguments: --nope"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from simgan.data import open_dataset
 from simgan.data.equalize import EqualizedSource, equalize, equalized, resolve_equalize
@@ -139,3 +140,21 @@ def test_refine_equalises_as_its_run_did(
     assert np.array_equal(b.read(3).image, equalize(a.read(3).image)) and a.label(3) == b.label(3)
     plain = refine(build_refiner("digits", 1), syn, tmp_path / "plain", progress=False)
     assert plain.extra["provenance"]["equalize"] is False
+
+
+def test_a_run_from_before_the_option_resumes_unequalised(
+    tmp_path: Path, rng: np.random.Generator, write_images: Callable[..., Path]
+) -> None:
+    syn = _write_gaze(tmp_path / "syn", _low_contrast(rng, 12, 24, 24), write_images)
+    real = _write_gaze(tmp_path / "real", _low_contrast(rng, 12, 24, 24), write_images)
+    cfg = RefinerTrainConfig(
+        preset="digits", steps=1, batch_size=4, history_size=4, pretrain_d_steps=1, monitor_every=0
+    )
+    run = tmp_path / "run"
+    train_refiner(syn, real, run, cfg, progress=False)
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    del ckpt["config"]["equalize"]  # what an older simgan wrote
+    torch.save(ckpt, run / "checkpoint.pt")
+    train_refiner(syn, real, run, dataclasses.replace(cfg, steps=2), resume=True, progress=False)
+    assert json.loads((run / "config.json").read_text())["equalize"] is False  # auto keeps what it did
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3
