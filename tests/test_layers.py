@@ -38,6 +38,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "refinement": {"viz", "experiment", "cli"},
     "viz": {"train", "experiment", "cli"},
     "experiment": {"cli"},
+    "turing": {"sim", "nn", "losses", "adapt", "eval", "train", "refinement", "viz", "cli"},
     "cli": set(),
 }
 BASE = {

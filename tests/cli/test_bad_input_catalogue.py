@@ -105,6 +105,7 @@ GT = ["train-task", "gaze", "--out", "{out}"]
 HT = ["train-task", "handpose", "--out", "{out}"]
 RF = ["refine", "--input", "{a}", "--out", "{out}", "--refiner"]
 SH = ["refine", "--input", "{a}", "--out", "{sharded}", "--refiner"]  # shard 0/2 of it has finished
+TU = ["turing", "--a", "{u}", "--b", "{u2}", "--out", "{out}"]
 
 # (argv with {a}/{u}/{missing}/{out}/{root} placeholders, text the one error line must contain)
 ROWS: list[tuple[list[str], str]] = [
@@ -173,6 +174,20 @@ ROWS: list[tuple[list[str], str]] = [
     ([*TR, "--no-equalize=1"], "ignored explicit argument"),
     ([*TR[:6], "{run}", "--resume", "--equalize"], "cannot change equalize when resuming (the run has False"),
     (["experiment", "gap", "--out", "{out}", "--equalize", "--no-equalize", "x"], "unrecognized arguments"),
+    # turing (issue 13.1)
+    ([*TU[:2], "{missing}", *TU[3:]], "missing: no such file or folder"),
+    ([*TU[:4], "{gaze}", *TU[5:]], "holds 8x8x1 uint8 images but --b"),
+    ([*TU[:4], "{huge}", *TU[5:]], "big.png: image too large to decode safely"),
+    ([*TU[:4], "{u}", *TU[5:]], "--a and --b are the same folder"),
+    ([*TU, "--n", "17"], "holds 16 images, fewer than --n 17 (choose --n 16 or less)"),
+    ([*TU, "--n", "0"], "--n 0: must be at least 1"),
+    ([*TU, "--n", "2", "--port", "70000"], "--port 70000: must lie in 0..65535"),
+    ([*TU[:6], "{locked}", "--n", "2"], "another simgan process"),
+    (TU[:5], "missing --out"),
+    (["turing", "--score", "{root}"], "trials.json: not found: not a study folder"),
+    (["turing", "--score", "{missing}"], "missing: no such folder"),
+    (["turing", "--score", "{u}", "--a", "{u}"], "--score RUN stands alone: leave out --a"),
+    (["turing", "--score", "{u}", "--json", "--port", "1"], "leave out --port"),
     # experiment gap: rows
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
     (["experiment", "gap", "--out", "{out}", "--no-amp", "--nope"], "unrecognized arguments: --nope"),
