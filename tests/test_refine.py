@@ -165,3 +165,43 @@ def test_compiled_refiner_writes_what_the_eager_one_writes(trained: Path, tmp_pa
     eager, compiled = _pixels(tmp_path / "eager"), _pixels(tmp_path / "compiled")
     assert eager.keys() == compiled.keys()
     assert max(np.abs(eager[k].astype(int) - compiled[k].astype(int)).max() for k in eager) <= 1
+
+
+def _hands_with_masks(path: Path, n: int) -> Path:
+    """``n`` simulated hands with their part masks, written as ``simulate hands`` writes them."""
+    from simgan.sim import get_simulator
+
+    sim = get_simulator("hands")
+    images, labels, masks = sim.render_with_masks(np.random.default_rng(0), n, (16, 16))
+    with DatasetWriter(
+        path, height=16, width=16, channels=1, dtype="uint16", task="handpose", mask_classes=sim.mask_classes
+    ) as w:
+        for i in range(n):
+            w.add(f"{i:08d}", images[i], labels[i], mask=masks[i])
+    return path
+
+
+class _Darken(torch.nn.Module):
+    """A stand-in refiner that moves every pixel (and no pixel's position)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.9
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_masks_pass_through_with_the_same_bytes(tmp_path: Path, shards: int) -> None:
+    from simgan.data.simgan_dir import mask_classes, read_mask
+    from simgan.sim.hand_model import PARTS
+
+    src = _hands_with_masks(tmp_path / "in", 5)
+    for i in range(shards):
+        shard = (i, shards) if shards > 1 else None
+        refine(_Darken(), src, tmp_path / "out", batch_size=2, device="cpu", progress=False, shard=shard)
+    a, b = open_dataset(src), open_dataset(tmp_path / "out")
+    assert mask_classes(b) == mask_classes(a) == PARTS
+    assert [b.sample_id(i) for i in range(5)] == [a.sample_id(i) for i in range(5)]
+    for i in range(5):
+        assert (tmp_path / "out" / b.masks[i]).read_bytes() == (src / a.masks[i]).read_bytes()  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(read_mask(b, i), read_mask(a, i))
+        assert b.label(i) == a.label(i)
+        assert not np.array_equal(b.pixels(i), a.pixels(i))  # refined pixels, the same parts

@@ -7,7 +7,8 @@ refiner (run folder, checkpoint, which one was chosen, step, config) and the inp
 its ``best.pt`` by default (the checkpoint that best balances realism and label preservation, see
 simgan.train.label_monitor) and its ``checkpoint.pt`` (the last step) when there is no best.pt or when
 asked for ``last``. An interrupted call resumes: ids already
-written are skipped, so the result has every id exactly once.
+written are skipped, so the result has every id exactly once. Per-pixel masks (``mask_classes``, e.g. the
+hands' part masks) pass through like labels: the same ids, the same bytes.
 
 ``shard=(I, N)`` refines only the I-th of N contiguous blocks of the input, so N processes (started by
 hand, or by torchrun, whose ``RANK``/``WORLD_SIZE`` give the shard when none is asked for) write one
@@ -33,7 +34,7 @@ from simgan.config import config_from_dict
 from simgan.data.equalize import equalized
 from simgan.data.images import to_float
 from simgan.data.shards import Shard
-from simgan.data.simgan_dir import DatasetWriter
+from simgan.data.simgan_dir import DatasetWriter, mask_classes, read_mask
 from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import select_device
 from simgan.errors import InputError
@@ -121,7 +122,7 @@ refine_batch = refine_images
 
 
 class _Pending(Dataset):
-    """Samples still to refine: (id, image (C, H, W) float, label)."""
+    """Samples still to refine: (id, image (C, H, W) float, label, mask (H, W) uint8 or None)."""
 
     def __init__(self, source: Source, indices: list[int]):
         self.source, self.indices = source, indices
@@ -129,14 +130,17 @@ class _Pending(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, Any]:
+    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, Any, np.ndarray | None]:
         s = self.source.read(self.indices[i])
-        return s.id, torch.from_numpy(to_float(s.image)), s.label
+        return s.id, torch.from_numpy(to_float(s.image)), s.label, read_mask(self.source, self.indices[i])
 
 
-def _collate(items: list[tuple[str, torch.Tensor, Any]]) -> tuple[list[str], torch.Tensor, list[Any]]:
-    ids, images, labels = zip(*items, strict=True)
-    return list(ids), torch.stack(images), list(labels)  # labels stay JSON values (dicts for gaze, hands)
+def _collate(
+    items: list[tuple[str, torch.Tensor, Any, np.ndarray | None]],
+) -> tuple[list[str], torch.Tensor, list[Any], list[np.ndarray | None]]:
+    ids, images, labels, masks = zip(*items, strict=True)
+    # labels stay JSON values (dicts for gaze, hands); masks pass through untouched (R moves no pixel)
+    return list(ids), torch.stack(images), list(labels), list(masks)
 
 
 def _to_pixels(y: torch.Tensor, dtype: str) -> np.ndarray:
@@ -146,10 +150,16 @@ def _to_pixels(y: torch.Tensor, dtype: str) -> np.ndarray:
     return np.rint(arr).astype(dtype).transpose(0, 2, 3, 1)
 
 
-def _write_batch(writer: DatasetWriter, ids: list[str], pixels: np.ndarray, labels: list[Any]) -> None:
-    for sid, image, label in zip(ids, pixels, labels, strict=True):
+def _write_batch(
+    writer: DatasetWriter,
+    ids: list[str],
+    pixels: np.ndarray,
+    labels: list[Any],
+    masks: list[np.ndarray | None],
+) -> None:
+    for sid, image, label, mask in zip(ids, pixels, labels, masks, strict=True):
         if sid not in writer:
-            writer.add(sid, image, label)
+            writer.add(sid, image, label, mask=mask)
 
 
 def resolve_shard(shard: tuple[int, int] | None = None) -> Shard | None:
@@ -248,6 +258,7 @@ def refine(
         task=info.task,
         classes=info.classes,
         label_schema=info.extra.get("label_schema"),
+        mask_classes=mask_classes(src),  # the input's per-pixel masks, kept like its labels
         require_same_provenance=True,  # resuming is only safe with the same refiner and input
         provenance={
             "refined_by": provenance,
@@ -277,11 +288,11 @@ def refine(
             ThreadPoolExecutor(1, thread_name_prefix="simgan-refine-writer") as pool,
         ):
             pending: Future[None] | None = None
-            for sids, images, labels in loader:
+            for sids, images, labels, masks in loader:
                 pixels = _to_pixels(refine_images(R, images.to(dev), amp=amp), info.dtype)  # (B, H, W, C)
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(_write_batch, writer, sids, pixels, labels)
+                pending = pool.submit(_write_batch, writer, sids, pixels, labels, masks)
                 bar.update(len(sids))
             if pending is not None:
                 pending.result()

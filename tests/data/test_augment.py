@@ -15,6 +15,7 @@ from simgan.data.augment import (
     random_jitter,
     random_rotate,
     rotate,
+    translate,
 )
 from simgan.errors import InputError
 from simgan.gaze import pitchyaw_to_vector, vector_to_pitchyaw
@@ -148,3 +149,59 @@ def test_auto_is_the_tasks_default_and_stands_alone() -> None:
     assert parse_augmentations("auto", "handpose") == ()
     with pytest.raises(InputError, match="stands alone"):
         parse_augmentations("auto,rotate", "classify")
+
+
+# --- segment: the mask moves with its image -----------------------------------------------------------
+
+
+def _parts(b: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images whose pixel value encodes its mask id exactly: x = id / 8 - 1 with ids 0..7, (B, 1, h, w)."""
+    y = torch.randint(0, 8, (b, h, w), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    return y[:, None].float() / 8.0 - 1.0, y
+
+
+def _ids(x: torch.Tensor) -> torch.Tensor:
+    return ((x[:, 0] + 1.0) * 8.0).round().to(torch.uint8)
+
+
+def test_flip_moves_the_mask_with_the_image() -> None:
+    x, y = _parts(3, 6, 9)
+    xf, yf = flip(x, y, "segment", torch.tensor([True, False, True]))
+    assert yf.dtype == torch.uint8
+    torch.testing.assert_close(yf[0], y[0].flip(-1))
+    torch.testing.assert_close(yf[1], y[1])
+    assert torch.equal(_ids(xf), yf)  # every pixel keeps its id
+
+
+def test_crop_shifts_mask_and_image_alike() -> None:
+    x, y = _parts(2, 8, 8)
+    xs, ys = translate(x, y, "segment", torch.tensor([[2, -1], [-3, 3]]))
+    assert torch.equal(_ids(xs), ys)  # integer shifts: the image's bilinear samples are exact pixels
+    torch.testing.assert_close(ys[0, :-1, 2:], y[0, 1:, :-2])  # (u, v) -> (u + 2, v - 1)
+    torch.testing.assert_close(ys[0, -1, 2:], y[0, -1, :-2])  # the bottom row replicated, as in the image
+
+
+def test_rotate_resamples_masks_by_nearest_neighbour() -> None:
+    x, y = _parts(4, 16, 16)
+    xr, yr = rotate(x, y, "segment", torch.tensor([90.0, 33.0, -17.0, 0.0]))
+    assert yr.dtype == torch.uint8 and set(yr.unique().tolist()) <= set(range(8))
+    assert torch.equal(_ids(xr[[0, 3]]), yr[[0, 3]])  # exact pixel moves agree with the image
+    torch.testing.assert_close(yr[0], torch.rot90(y[0], 1, dims=(0, 1)))  # counter-clockwise as shown
+    # A mask of one id rotates into the same id everywhere: nothing blends ids.
+    _, one = rotate(x, torch.full((4, 16, 16), 5, dtype=torch.uint8), "segment", torch.full((4,), 33.0))
+    assert (one == 5).all()
+
+
+def test_segment_augmenter_allows_every_op_and_checks_shapes() -> None:
+    aug = Augmenter("segment", "flip,crop,rotate,jitter")
+    x, y = _parts(5, 16, 16)
+    xa, ya = aug(x, y, torch.Generator().manual_seed(3))
+    assert xa.shape == x.shape and ya.shape == y.shape and ya.dtype == torch.uint8
+    assert parse_augmentations("auto", "segment") == ()
+    with pytest.raises(ValueError, match=r"segment targets must have shape \(2, 4, 4\)"):
+        flip(
+            torch.zeros(2, 1, 4, 4),
+            torch.zeros(2, 4, 5, dtype=torch.uint8),
+            "segment",
+            torch.tensor([True, True]),
+        )

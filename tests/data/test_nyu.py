@@ -13,6 +13,7 @@ from PIL import Image
 
 from simgan.data import open_dataset, to_float
 from simgan.data.nyu import NYUConfig, NYUSource, decode_depth
+from simgan.data.simgan_dir import mask_classes, read_mask
 from simgan.errors import InputError
 from simgan.handpose import EVAL_JOINTS
 
@@ -169,3 +170,9 @@ def test_convert_via_cli(run_cli, nyu: tuple[Path, dict]) -> None:
         a, b = src.read(i), dst.read(i)
         assert a.id == b.id and a.label == b.label
         np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_nyu_has_no_part_masks(nyu: tuple[Path, dict]) -> None:
+    src = open_dataset(nyu[0])
+    assert mask_classes(src) is None and "mask_classes" not in src.info.extra
+    assert read_mask(src, 0) is None

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from simgan.data import DatasetWriter, SimganSource, open_dataset
+from simgan.data.images import write_png
+from simgan.data.simgan_dir import mask_classes, read_mask
 from simgan.errors import InputError
 
 CLASSES = ["a", "b", "c"]
@@ -461,3 +463,107 @@ def test_one_writer_per_folder(tmp_path: Path) -> None:
     assert not (out / ".simgan.lock").exists()  # released and removed at close
     with DatasetWriter(out, **HEADER) as w:  # the next writer resumes
         assert len(w) == 1
+
+
+# --- Masks --------------------------------------------------------------------------------------------
+
+PARTS3 = ["background", "left", "right"]
+
+
+def _masked(path: Path, n: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``n`` samples with masks of ids 0..2; returns their images and masks."""
+    images = [rng.integers(0, 256, (4, 5, 1), dtype=np.uint8) for _ in range(n)]
+    masks = [rng.integers(0, 3, (4, 5), dtype=np.uint8) for _ in range(n)]
+    with DatasetWriter(path, **HEADER, mask_classes=PARTS3) as w:
+        for i in range(n):
+            w.add(f"s{i}", images[i], i % 3, mask=masks[i])
+    return images, masks
+
+
+def test_masks_round_trip_beside_their_images(tmp_path: Path, rng: np.random.Generator) -> None:
+    images, masks = _masked(tmp_path / "d", 4, rng)
+    meta = json.loads((tmp_path / "d" / "dataset.json").read_text())
+    assert meta["mask_classes"] == PARTS3
+    lines = [json.loads(x) for x in (tmp_path / "d" / "labels.jsonl").read_text().splitlines()]
+    assert [x["mask"] for x in lines] == [f"masks/{i:08d}.png" for i in range(4)]
+    assert [x["label"] for x in lines] == [0, 1, 2, 0]  # the label is untouched
+    src = open_dataset(tmp_path / "d")
+    assert mask_classes(src) == tuple(PARTS3)
+    for i in range(4):
+        np.testing.assert_array_equal(read_mask(src, i), masks[i])
+        np.testing.assert_array_equal(src.read(i).image, images[i])
+
+
+def test_datasets_without_masks_keep_their_format(tmp_path: Path, rng: np.random.Generator) -> None:
+    with DatasetWriter(tmp_path / "d", **HEADER) as w:
+        w.add("a", rng.integers(0, 256, (4, 5, 1), dtype=np.uint8), 1)
+        with pytest.raises(ValueError, match="no mask_classes"):
+            w.add("b", rng.integers(0, 256, (4, 5, 1), dtype=np.uint8), 1, mask=np.zeros((4, 5), np.uint8))
+    assert "mask_classes" not in json.loads((tmp_path / "d" / "dataset.json").read_text())
+    assert (
+        "mask" not in (tmp_path / "d" / "labels.jsonl").read_text()
+        and not (tmp_path / "d" / "masks").exists()
+    )
+    src = open_dataset(tmp_path / "d")
+    assert mask_classes(src) is None and read_mask(src, 0) is None
+
+
+def test_writer_checks_masks(tmp_path: Path) -> None:
+    image = np.zeros((4, 5, 1), np.uint8)
+    with DatasetWriter(tmp_path / "d", **HEADER, mask_classes=PARTS3) as w:
+        with pytest.raises(ValueError, match="needs a mask"):
+            w.add("a", image, 0)
+        with pytest.raises(ValueError, match=r"expected mask \(4, 5\) uint8"):
+            w.add("a", image, 0, mask=np.zeros((5, 4), np.uint8))
+        with pytest.raises(ValueError, match="mask id 3"):
+            w.add("a", image, 0, mask=np.full((4, 5), 3, np.uint8))
+        w.add("a", image, 0, mask=np.zeros((4, 5, 1), np.uint8))  # (H, W, 1) is fine too
+    assert len(open_dataset(tmp_path / "d")) == 1
+    with pytest.raises(InputError, match="mask_classes"):  # reopened without masks: another dataset
+        DatasetWriter(tmp_path / "d", **HEADER)
+
+
+def test_resumed_writer_rewrites_an_uncommitted_mask(tmp_path: Path, rng: np.random.Generator) -> None:
+    images, masks = _masked(tmp_path / "d", 2, rng)
+    w = DatasetWriter(tmp_path / "d", **HEADER, mask_classes=PARTS3)
+    w.add("s2", images[0], 2, mask=masks[0])
+    w.close(complete=False)  # interrupted: sample s2 committed, dataset incomplete
+    (tmp_path / "d" / "masks" / "00000003.png").write_bytes(b"torn")  # a torn mask of an uncommitted sample
+    with DatasetWriter(tmp_path / "d", **HEADER, mask_classes=PARTS3) as w:
+        assert "s2" in w and len(w) == 3
+        w.add("s3", images[1], 0, mask=masks[1])
+    src = open_dataset(tmp_path / "d")
+    np.testing.assert_array_equal(read_mask(src, 3), masks[1])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda rec: rec.pop("mask"), "no mask, but dataset.json lists mask_classes"),
+        (lambda rec: rec.update(mask="../../etc/passwd"), "lies outside the dataset folder"),
+    ],
+)
+def test_reader_refuses_bad_mask_lines(tmp_path: Path, rng: np.random.Generator, edit, message: str) -> None:
+    _masked(tmp_path / "d", 2, rng)
+    path = tmp_path / "d" / "labels.jsonl"
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    edit(recs[1])
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with pytest.raises(InputError, match=message):
+        open_dataset(tmp_path / "d")
+
+
+def test_reader_refuses_a_mask_of_another_size_or_id(tmp_path: Path, rng: np.random.Generator) -> None:
+    _masked(tmp_path / "d", 2, rng)
+    src = open_dataset(tmp_path / "d")
+    write_png(tmp_path / "d" / "masks" / "00000000.png", np.zeros((5, 5, 1), np.uint8))
+    with pytest.raises(InputError, match="00000000.png: mask is 5x5x1 uint8, expected 4x5x1"):
+        read_mask(src, 0)
+    write_png(tmp_path / "d" / "masks" / "00000001.png", np.full((4, 5, 1), 9, np.uint8))
+    with pytest.raises(InputError, match="class id 9, but mask_classes has 3 names"):
+        read_mask(src, 1)
+    meta = json.loads((tmp_path / "d" / "dataset.json").read_text())
+    meta["mask_classes"] = "parts"
+    (tmp_path / "d" / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="'mask_classes' must list 2 to 256 class names"):
+        open_dataset(tmp_path / "d")

@@ -14,6 +14,9 @@ from simgan.eval.metrics import (
     angular_errors_deg,
     confusion_matrix,
     keypoint_errors,
+    mean_iou,
+    part_confusion,
+    part_ious,
     register_metric,
     selection_metric,
     task_metrics,
@@ -84,3 +87,32 @@ def test_registry_refuses_duplicates_and_empty_input() -> None:
         accuracy(np.zeros(0), np.zeros(0))
     with pytest.raises(ValueError, match="no metrics"):
         task_metrics("segmentation", np.zeros(2), np.zeros(2))
+
+
+def test_segment_iou_by_hand() -> None:
+    target = np.array([[[0, 1, 1, 2], [0, 1, 2, 2]]])  # (N=1, H=2, W=4)
+    pred = np.array([[[0, 1, 2, 2], [1, 1, 2, 0]]])
+    np.testing.assert_array_equal(part_confusion(pred, target), [[1, 1, 0], [0, 2, 1], [1, 0, 2]])
+    ious = part_ious(pred, target)
+    assert ious == pytest.approx({0: 1 / 3, 1: 2 / 4, 2: 2 / 4})  # hits / (predicted + true - hits)
+    assert mean_iou(ious) == pytest.approx(0.5)  # parts only: the background is left out
+    m = task_metrics(
+        "segment", torch.from_numpy(pred).to(torch.uint8), torch.from_numpy(target).to(torch.uint8)
+    )
+    assert m["miou"] == pytest.approx(0.5) and m["pixel_accuracy"] == pytest.approx(5 / 8)
+    assert m["iou"] == pytest.approx({"0": 1 / 3, "1": 0.5, "2": 0.5})
+    assert selection_metric("segment").name == "miou" and METRICS["miou"].higher_is_better
+
+
+def test_segment_iou_counts_parts_present_in_the_targets() -> None:
+    target = np.zeros((2, 3, 3), dtype=np.uint8)
+    target[0, 0, 0], target[1, 2, 2] = 1, 3  # parts 1 and 3 present; 2 absent
+    assert mean_iou(part_ious(target, target)) == 1.0
+    assert mean_iou(part_ious(np.zeros_like(target), target)) == 0.0  # all background: the trivial baseline
+    pred = target.copy()
+    pred[0, 1, 1] = 2  # a false part 2: no IoU of its own, and it costs the background
+    ious = part_ious(pred, target)
+    assert set(ious) == {0, 1, 3} and ious[0] == pytest.approx(15 / 16) and mean_iou(ious) == 1.0
+    assert math.isnan(mean_iou(part_ious(np.zeros_like(target), np.zeros_like(target))))
+    with pytest.raises(ValueError, match="one shape"):
+        part_ious(pred[:1], target)

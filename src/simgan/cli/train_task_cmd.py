@@ -1,4 +1,5 @@
-"""Train a task network (digit CNN, the paper's gaze CNN, or a 2-stack hourglass for hands) and test it.
+"""Train a task network (digit CNN, the paper's gaze CNN, a 2-stack hourglass for hands, or a small U-Net
+for hand part masks: segment) and test it.
 
 Several --train sets are mixed (concatenated); they must agree on task, image size and channels. A seeded
 --val-fraction of the training data picks the best epoch (and stops early with --patience); the --test set
@@ -11,7 +12,9 @@ per rank, so a step takes N times as many images; rank 0 writes RUN and prints t
 
 RUN receives config.json, history.jsonl (one line per epoch), best.pt and last.pt (plain-dict checkpoints),
 metrics.json (classify: accuracy, confusion; gaze: angular_error_deg, within_deg; handpose: mean_error_px,
-within_px per joint, frames_within_px per frame; d = 0..20), curves.json and curves.png.
+within_px per joint, frames_within_px per frame; d = 0..20; segment: miou over the parts, iou per part id,
+pixel_accuracy, and parts, the names of the ids), curves.json and curves.png.
+segment learns the per-pixel part masks that simulate hands writes (any dataset with mask_classes).
 Options not given on the command line come from --config FILE (YAML), else from the defaults shown.
 """
 
@@ -40,7 +43,7 @@ from simgan.viz.curves import plot_curves
 NAME = "train-task"
 INTERRUPTED = "nothing of the run is resumable: rerun with --overwrite to start it again"
 ORDER = 40
-HELP = "train and test a classifier, gaze or hand-pose network"
+HELP = "train and test a classifier, gaze, hand-pose or hand-part segmentation network"
 
 
 def _ops(text: str) -> list[str]:
@@ -49,7 +52,7 @@ def _ops(text: str) -> list[str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("task", choices=source.TASKS, help="the task to train")
+    p.add_argument("task", choices=source.TRAIN_TASKS, help="the task to train")
     p.add_argument("--train", action="append", required=True, metavar="DIR", help="training set (repeatable)")
     p.add_argument("--test", required=True, metavar="DIR", help="labelled test set (evaluated once)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder")
@@ -74,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add(
         "--augment",
         f"comma-separated subset of {','.join(augment.AUGMENTATIONS)}, none, or auto (classify: crop; "
-        "gaze, handpose: none); flip is refused for classify",
+        "gaze, handpose, segment: none); flip is refused for classify",
         type=_ops,
         metavar="OPS",
         shown="auto",
@@ -111,7 +114,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     f.add("--ema-decay", "self-train: the mean teacher's EMA decay per step")
     f.add("--adapt-lr-factor", "self-train: adaptation-phase lr = lr * this")
-    f.add("--width", "network width (0: 16 for the digit CNN, 64 for the hourglass)")
+    f.add("--width", "network width (0: 16 for the digit CNN and the U-Net, 64 for the hourglass)")
+    f.add("--seg-depth", "segment: the U-Net's 2x down-samplings (image sides divisible by 2**this)")
     f.add("--seed", "random seed (same seed, same result)")
     f.add("--device", "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     f.add("--workers", "DataLoader workers when a dataset streams from disk")
@@ -150,6 +154,12 @@ def run(args: argparse.Namespace) -> int:
             rows.append([key, value])
         elif key.startswith(("within", "frames_within")):
             rows.append([key, "  ".join(f"<={d}:{value[d]:.3f}" for d in ("2", "5", "10", "15", "20"))])
+        elif key == "iou":  # segment: one row per part id, named
+            names = metrics.get("parts", [])
+            rows += [
+                [f"iou {k} {names[int(k)] if int(k) < len(names) else ''}".rstrip(), f"{v:.4f}"]
+                for k, v in value.items()
+            ]
     print_table(rows, ["metric", "value"])
     print(f"run folder: {args.out} (metrics.json, curves.png, best.pt)")
     return 0

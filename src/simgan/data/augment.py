@@ -14,6 +14,11 @@ Which op may touch which task (``ALLOWED``), and how the label follows the pixel
 | rotate | unchanged | (x, y) rotated with the image, z kept | uv rotated about the image centre |
 | jitter | unchanged | unchanged | unchanged |
 
+segment (a mask of class ids, (H, W)): every op is allowed, and the mask is warped with its image by the
+same map. flip mirrors it; crop and rotate resample it by **nearest neighbour** (an id is a name, not a
+number: a blend of 3 and 5 is not 4), with the image's border replication, so a pixel and its id always
+come from the same source pixel; jitter leaves it alone.
+
 Decisions, with the reasons:
 
 - *crop* is pad-and-crop written as an integer translation by up to ``pad`` pixels (default 1/8 of the
@@ -63,13 +68,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "classify": frozenset({"crop", "rotate", "jitter"}),
     "gaze": frozenset(AUGMENTATIONS),
     "handpose": frozenset(AUGMENTATIONS),
+    "segment": frozenset(AUGMENTATIONS),
 }
 _WHY_NOT = {("classify", "flip"): "a mirrored digit is not the same digit (2 and 5, 3 and E)"}
 # What ``--augment auto`` (train-task's default) means per task. classify: a pad-and-crop shift, chosen
 # label-free on the embedded default (docs/train_task.md: it lowered the disagreement between repeats on the
 # unlabelled real digits and raised ATC's accuracy estimate; rotate and jitter did not). gaze and handpose:
-# nothing yet, as before, until a label-free check says otherwise.
-AUTO: dict[str, tuple[str, ...]] = {"classify": ("crop",), "gaze": (), "handpose": ()}
+# nothing yet, as before, until a label-free check says otherwise. segment: nothing (docs/train_task.md).
+AUTO: dict[str, tuple[str, ...]] = {"classify": ("crop",), "gaze": (), "handpose": (), "segment": ()}
 
 
 def parse_augmentations(spec: str | Iterable[str] | None, task: str) -> tuple[str, ...]:
@@ -104,7 +110,7 @@ def _check(x: torch.Tensor, y: torch.Tensor, task: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"expected images (B, C, H, W), got {tuple(x.shape)}")
     b = x.shape[0]
-    expected = {"classify": (b,), "gaze": (b, 3), "handpose": (b, -1, 2)}[task]
+    expected = {"classify": (b,), "gaze": (b, 3), "handpose": (b, -1, 2), "segment": (b, *x.shape[2:])}[task]
     ok = y.ndim == len(expected) and all(e in (-1, s) for e, s in zip(expected, y.shape, strict=True))
     if not ok:
         raise ValueError(f"{task} targets must have shape {expected} (-1: any), got {tuple(y.shape)}")
@@ -120,10 +126,21 @@ def _affine_targets(y: torch.Tensor, task: str, m: torch.Tensor) -> torch.Tensor
     return y
 
 
-def _warp(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+def _warp(x: torch.Tensor, m: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     return kornia.geometry.transform.warp_affine(
-        x, m, dsize=(x.shape[2], x.shape[3]), mode="bilinear", padding_mode="border", align_corners=True
+        x, m, dsize=(x.shape[2], x.shape[3]), mode=mode, padding_mode="border", align_corners=True
     )
+
+
+def _warp_mask(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Warp class-id masks (B, H, W) by the maps ``m`` that moved their images: nearest neighbour."""
+    moved = _warp(y[:, None].to(torch.float32), m.to(torch.float32), mode="nearest")  # (B, 1, H, W)
+    return moved[:, 0].round().to(y.dtype)
+
+
+def _move_targets(y: torch.Tensor, task: str, m: torch.Tensor) -> torch.Tensor:
+    """The targets of images warped by ``m``: masks resampled, points and vectors mapped."""
+    return _warp_mask(y, m) if task == "segment" else _affine_targets(y, task, m)
 
 
 def flip(
@@ -144,6 +161,8 @@ def flip(
     elif task == "handpose":
         mirrored = torch.stack([(x.shape[3] - 1) - y[..., 0], y[..., 1]], dim=-1)  # u -> W - 1 - u
         y = torch.where(mask[:, None, None], mirrored, y)
+    elif task == "segment":
+        y = torch.where(mask[:, None, None], y.flip(-1), y)  # the mask mirrors with its image
     return x, y
 
 
@@ -161,7 +180,7 @@ def translate(
     m[:, 0, 0] = m[:, 1, 1] = 1.0
     m[:, :, 2] = shift.to(x.device, x.dtype)
     x = _warp(x, m)
-    return x, (y if task == "gaze" else _affine_targets(y, task, m))
+    return x, (y if task == "gaze" else _move_targets(y, task, m))
 
 
 def rotate(
@@ -178,7 +197,7 @@ def rotate(
     m = kornia.geometry.transform.get_rotation_matrix2d(
         center, degrees.to(x.device, x.dtype), torch.ones(b, 2, dtype=x.dtype, device=x.device)
     )  # (B, 2, 3), OpenCV convention: a point p lands at M [p; 1]
-    return _warp(x, m), _affine_targets(y, task, m)
+    return _warp(x, m), _move_targets(y, task, m)
 
 
 def jitter(
@@ -243,7 +262,7 @@ class Augmenter:
     """The augmentations a run asked for, applied in the order flip, crop, rotate, jitter.
 
     Args:
-        task: classify, gaze or handpose (decides which ops are legal and how labels move).
+        task: classify, gaze, handpose or segment (decides which ops are legal and how labels move).
         ops: op names or a ``--augment`` string; illegal ones raise InputError.
         pad: crop padding in pixels (None: 1/8 of the shorter side).
         max_degrees: rotation range.

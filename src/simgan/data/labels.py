@@ -5,6 +5,7 @@
 | classify | class index (int) | 0 <= index < number of classes (when the classes are known) |
 | gaze | ``{"gaze": [x, y, z], ...}`` | three finite numbers |
 | handpose | ``{"uv": [[u, v] x 14], ...}`` | 14 x 2 finite numbers (``xyz`` too, when present) |
+| segment | the sample's mask (H, W) uint8 (its ``"mask"`` file) | image-sized; every id < len(mask_classes) |
 
 A label that breaks the rule is bad input: a NaN gaze would train on with a NaN loss, and a class index
 of 42 among 10 classes ends in an IndexError deep in the loss.
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TARGET_SHAPES", "label_problem"]
+__all__ = ["TARGET_SHAPES", "label_problem", "mask_problem"]
 
 # task -> (key of the training target, its shape)
 TARGET_SHAPES = {"gaze": ("gaze", (3,)), "handpose": ("uv", (14, 2))}
@@ -58,4 +59,24 @@ def label_problem(task: str | None, label: Any, n_classes: int | None = None) ->
             return f"{task} label {key!r} has shape {value.shape}, expected {shape}"
         if not np.isfinite(value).all():
             return f"{task} label {key!r} holds NaN or inf"
+    return None
+
+
+def mask_problem(mask: Any, n_classes: int, size: tuple[int, int]) -> str | None:
+    """What is wrong with a segment target, in a few words; None when it is valid.
+
+    Args:
+        mask: the sample's mask, class ids per pixel.
+        n_classes: the number of mask classes; every id must be below it.
+        size: the image's (H, W), which the mask must match.
+
+    Shape:
+        mask: (H, W) uint8.
+    """
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.uint8:
+        return f"segment target must be a uint8 mask, got {type(mask).__name__} {getattr(mask, 'dtype', '')}"
+    if mask.shape != tuple(size):
+        return f"mask has shape {mask.shape}, but the image is {size[0]}x{size[1]}"
+    if mask.size and int(mask.max()) >= n_classes:
+        return f"mask holds class id {int(mask.max())}, but there are {n_classes} mask classes"
     return None

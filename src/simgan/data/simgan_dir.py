@@ -2,8 +2,18 @@
 
     DIR/dataset.json    {"format": "simgan-dataset", "version": 1, "task", "height", "width", "channels",
                          "dtype", "count", "complete", "classes", "label_schema", "provenance"}
-    DIR/labels.jsonl    one {"id", "file", "label"} per line, in write order
+                        (+ "mask_classes" when the samples carry per-pixel masks)
+    DIR/labels.jsonl    one {"id", "file", "label"} per line, in write order (+ "mask")
     DIR/images/*.png    8-bit grey/RGB or 16-bit grey PNG
+    DIR/masks/*.png     optional per-pixel masks: 8-bit grey PNG, same H x W as the image, pixel value =
+                        index into ``mask_classes`` (0 = background), one per sample
+
+**Masks** (optional; ``simulate hands`` writes part masks). A dataset whose ``dataset.json`` lists
+``"mask_classes"`` (names in id order, 2 to 256) gives every line a ``"mask"`` file beside its
+``"file"``: a record-level field, not part of the label, so labels keep their task's schema and a
+``refine`` that keeps labels keeps masks the same way. :func:`mask_classes` and :func:`read_mask` read
+them from any source (None where a layout has none, as the NYU reader). A mask is written like its
+image, straight to its final name before the line that commits both.
 
 Writing streams in constant memory and is resumable: an image is written atomically first, then its
 line is appended to ``labels.jsonl``; the line commits the sample. ``dataset.json`` says
@@ -32,11 +42,20 @@ from simgan.data.labels import label_problem
 from simgan.data.source import TASKS, DatasetInfo, Sample, Source, register_layout
 from simgan.errors import InputError, clip, first_difference
 
-__all__ = ["FORMAT", "VERSION", "SimganSource", "DatasetWriter"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "MAX_MASK_CLASSES",
+    "SimganSource",
+    "DatasetWriter",
+    "mask_classes",
+    "read_mask",
+]
 
 FORMAT = "simgan-dataset"
 VERSION = 1
-_HEADER_KEYS = ("task", "height", "width", "channels", "dtype", "classes")
+_HEADER_KEYS = ("task", "height", "width", "channels", "dtype", "classes", "mask_classes")
+MAX_MASK_CLASSES = 256  # a mask pixel is one uint8
 
 
 def _read_meta(root: Path) -> dict[str, Any]:
@@ -69,6 +88,15 @@ def _read_meta(root: Path) -> dict[str, Any]:
         isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
     ):
         raise InputError.at(path, f"'classes' must be a list of class names, got {classes!r:.60}")
+    names = meta.get("mask_classes")
+    if names is not None and not (
+        isinstance(names, list)
+        and 2 <= len(names) <= MAX_MASK_CLASSES
+        and all(isinstance(c, str) for c in names)
+    ):
+        raise InputError.at(
+            path, f"'mask_classes' must list 2 to {MAX_MASK_CLASSES} class names, got {names!r:.60}"
+        )
     return meta
 
 
@@ -78,6 +106,7 @@ def _scan_labels(
     meta: dict[str, Any] | None = None,
     repeats: list[tuple[int, int]] | None = None,
     name: str = "labels.jsonl",
+    masks: list[str] | None = None,
 ) -> tuple[list[str], list[str], np.ndarray, int]:
     """Validate labels.jsonl (or the lines file ``name``, a shard's); return ids, files, byte offsets of
     each line, and the good byte length.
@@ -88,6 +117,8 @@ def _scan_labels(
     With ``repeats`` (the writer resuming), a line that repeats an earlier line of its id byte for byte
     is skipped and its (start, end) byte range appended there: two writers that ran at once without a
     lock (an older simgan) commit the same sample twice. Lines that share an id but differ stay errors.
+    With ``masks`` (a reader of a dataset whose ``meta`` lists ``mask_classes``) every line must name
+    its mask file, appended there. A ``mask`` outside the dataset folder is refused like a ``file``.
     """
     task = meta.get("task") if meta else None
     n_classes = len(meta["classes"]) if meta and meta.get("classes") else None
@@ -123,6 +154,18 @@ def _scan_labels(
                 raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {first})")
             if not isinstance(file, str) or not (root / file).resolve().is_relative_to(resolved_root):
                 raise InputError.at(path, f"line {lineno}: file {file!r} lies outside the dataset folder")
+            mask = rec.get("mask")
+            if mask is not None and (
+                not isinstance(mask, str) or not (root / mask).resolve().is_relative_to(resolved_root)
+            ):
+                raise InputError.at(path, f"line {lineno}: mask {mask!r} lies outside the dataset folder")
+            if masks is not None:
+                if mask is None:
+                    raise InputError.at(
+                        path,
+                        f"line {lineno}: no mask, but dataset.json lists mask_classes (every sample has one)",
+                    )
+                masks.append(mask)
             seen[sid] = (lineno, start, len(raw))
             ids.append(sid)
             files.append(file)
@@ -158,7 +201,11 @@ class SimganSource(Source):
         labels_path = root / "labels.jsonl"
         if not labels_path.is_file():
             raise InputError.at(labels_path, "missing (every simgan dataset has labels.jsonl)")
-        self.ids, self.files, self._offsets, _ = _scan_labels(root, strict_tail=True, meta=meta)
+        names = meta.get("mask_classes")
+        self.masks: list[str] | None = [] if names else None  # each sample's mask file, when it has one
+        self.ids, self.files, self._offsets, _ = _scan_labels(
+            root, strict_tail=True, meta=meta, masks=self.masks
+        )
         if meta.get("count") is not None and meta["count"] != len(self.ids):
             raise InputError.at(
                 labels_path,
@@ -178,7 +225,7 @@ class SimganSource(Source):
             dtype=meta["dtype"],
             task=meta.get("task"),
             classes=tuple(classes) if classes else None,
-            extra={k: meta[k] for k in ("label_schema", "provenance") if k in meta},
+            extra={k: meta[k] for k in ("label_schema", "provenance", "mask_classes") if k in meta},
         )
         self._fh: tuple[int, Any] | None = None
 
@@ -214,6 +261,30 @@ class SimganSource(Source):
 
     def read(self, index: int) -> Sample:
         return Sample(self.ids[index], self.pixels(index), self.label(index))
+
+    def mask(self, index: int) -> np.ndarray | None:
+        """The mask of sample ``index`` (H, W) uint8, or None when the dataset has no masks.
+
+        Raises:
+            InputError: a mask file that is missing, corrupt, of another size or type, or that holds an
+                id beyond ``mask_classes``.
+        """
+        if self.masks is None:
+            return None
+        path = self.root / self.masks[index]
+        mask = read_image(path)
+        i = self.info
+        if mask.shape != (i.height, i.width, 1) or mask.dtype != np.uint8:
+            h, w, c = mask.shape
+            raise InputError.at(
+                path, f"mask is {h}x{w}x{c} {mask.dtype}, expected {i.height}x{i.width}x1 uint8 (class ids)"
+            )
+        n = len(self.meta["mask_classes"])
+        if int(mask.max()) >= n:
+            raise InputError.at(
+                path, f"mask holds class id {int(mask.max())}, but mask_classes has {n} names"
+            )
+        return mask[:, :, 0]
 
 
 register_layout("simgan", detect=lambda p: (p / "dataset.json").is_file(), priority=10)(SimganSource)
@@ -254,6 +325,7 @@ class DatasetWriter:
         provenance: dict[str, Any] | None = None,
         require_same_provenance: bool = False,
         shard: tuple[int, int] | None = None,
+        mask_classes: Iterable[str] | None = None,
     ):
         self.root = Path(root)
         if task not in (None, *TASKS):
@@ -268,6 +340,10 @@ class DatasetWriter:
             "dtype": dtype,
             "classes": list(classes) if classes is not None else None,
         }
+        if mask_classes is not None:  # only then: datasets without masks keep their dataset.json
+            self.header["mask_classes"] = list(mask_classes)
+            if not 2 <= len(self.header["mask_classes"]) <= MAX_MASK_CLASSES:
+                raise ValueError(f"mask_classes must name 2 to {MAX_MASK_CLASSES} classes")
         self.label_schema = label_schema or {}
         self.provenance = provenance or {}
         part = shards.Shard(*shard) if shard is not None else None
@@ -305,7 +381,7 @@ class DatasetWriter:
             InputError: another dataset's header (or provenance), or a folder with other files in it.
         """
         if not (self.root / "dataset.json").is_file():
-            if any(p.name != "images" and not _is_lock(p.name) for p in self.root.iterdir()):
+            if any(p.name not in ("images", "masks") and not _is_lock(p.name) for p in self.root.iterdir()):
                 raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
             return None
         old = _read_meta(self.root)
@@ -315,7 +391,7 @@ class DatasetWriter:
             # Compare as JSON would store it (tuples become lists).
             new["provenance"] = json.loads(json.dumps(self.provenance, default=_json_default))
             keys += ("provenance",)
-        found = first_difference({k: old.get(k) for k in keys}, {k: new[k] for k in keys})
+        found = first_difference({k: old.get(k) for k in keys}, {k: new.get(k) for k in keys})
         if found is not None:
             key, was, asked = found
             raise InputError.at(
@@ -344,14 +420,15 @@ class DatasetWriter:
             self._ids = set(ids)
         # A shard removes only its own temp files: the other shards are writing theirs beside it.
         mine = f".{self._lines}.*.tmp" if self.shard else ".*.tmp"
-        for folder, pattern in ((self.root, mine), (self.root / "images", f".{self._prefix}*.tmp")):
+        own = f".{self._prefix}*.tmp"
+        for folder, pattern in ((self.root, mine), (self.root / "images", own), (self.root / "masks", own)):
             for tmp in folder.glob(pattern):
                 tmp.unlink(missing_ok=True)
 
     def _open(self) -> None:
         self._check_meta()
         shards.refuse_unfinished(self.root)
-        (self.root / "images").mkdir(exist_ok=True)  # only now: a refused folder is left untouched
+        self._make_folders()  # only now: a refused folder is left untouched
         self._resume()
         self._write_meta(complete=False)
         self._labels = open(self.root / self._lines, "ab")
@@ -371,7 +448,7 @@ class DatasetWriter:
                 "holds an unfinished write of one process (labels.jsonl): rerun it without --shard "
                 "to finish it, or choose another --out",
             )
-        (self.root / "images").mkdir(exist_ok=True)
+        self._make_folders()
         if (self.root / self.shard.done_name).is_file():  # finished before; the merge waits for others
             self._ids = set(_scan_labels(self.root, strict_tail=True, name=self._lines)[0])
             return
@@ -383,6 +460,11 @@ class DatasetWriter:
             self._write_meta(complete=False)
         self._labels = open(self.root / self._lines, "ab")  # from now on the folder shows a sharded write
 
+    def _make_folders(self) -> None:
+        (self.root / "images").mkdir(exist_ok=True)
+        if "mask_classes" in self.header:
+            (self.root / "masks").mkdir(exist_ok=True)
+
     def __contains__(self, sample_id: object) -> bool:
         return str(sample_id) in self._ids  # ids are strings on disk; 7 and "7" are the same sample
 
@@ -390,12 +472,20 @@ class DatasetWriter:
         return len(self._ids)
 
     def add(
-        self, sample_id: str, image: np.ndarray, label: Any = None, params: dict[str, Any] | None = None
+        self,
+        sample_id: str,
+        image: np.ndarray,
+        label: Any = None,
+        params: dict[str, Any] | None = None,
+        *,
+        mask: np.ndarray | None = None,
     ) -> None:
         """Write one sample. ``image`` is (H, W, C) (or (H, W)) of the declared size and dtype.
 
         ``params`` (optional) is stored beside the label in the same ``labels.jsonl`` line under
         ``"params"``: how a simulator made this sample, for auditing and filtering (readers ignore it).
+        ``mask`` (H, W) (or (H, W, 1)) uint8 class ids is required exactly when the writer was given
+        ``mask_classes``; it goes to ``masks/`` under the image's file name, listed as ``"mask"``.
         """
         sample_id = str(sample_id)
         if sample_id in self._ids:
@@ -412,18 +502,46 @@ class DatasetWriter:
                 f"sample {sample_id!r}: expected image {expected} {h['dtype']}, "
                 f"got {tuple(image.shape)} {image.dtype}"
             )
-        file = f"images/{self._prefix}{len(self._ids):08d}.png"
+        mask = self._checked_mask(sample_id, mask)
+        name = f"{self._prefix}{len(self._ids):08d}.png"
+        file = f"images/{name}"
         # Straight into its final name (no temp file and rename: a third of the cost of a small image): the
         # label line below is the commit point, and the name follows the committed count, so an image torn
-        # by a kill is never listed and the resumed writer writes the same name again.
+        # by a kill is never listed and the resumed writer writes the same name again. So is a mask.
         write_png(self.root / file, image, atomic=False)
-        record = {"id": sample_id, "file": file, "label": label}
+        record: dict[str, Any] = {"id": sample_id, "file": file}
+        if mask is not None:
+            record["mask"] = f"masks/{name}"
+            write_png(self.root / record["mask"], mask, atomic=False)
+        record["label"] = label
         if params is not None:
             record["params"] = params
         line = json.dumps(record, separators=(",", ":"), default=_json_default)
         self._labels.write(line.encode("utf-8") + b"\n")  # one write: the sample's commit point
         self._labels.flush()
         self._ids.add(sample_id)
+
+    def _checked_mask(self, sample_id: str, mask: np.ndarray | None) -> np.ndarray | None:
+        """``mask`` as (H, W, 1) uint8 after checking it against the header, or None."""
+        names = self.header.get("mask_classes")
+        if names is None:
+            if mask is not None:
+                raise ValueError(f"sample {sample_id!r}: a mask, but this writer has no mask_classes")
+            return None
+        if mask is None:
+            raise ValueError(
+                f"sample {sample_id!r}: this writer has mask_classes, so every sample needs a mask"
+            )
+        if mask.ndim == 3 and mask.shape[2] == 1:
+            mask = mask[:, :, 0]
+        expected = (self.header["height"], self.header["width"])
+        if mask.shape != expected or mask.dtype != np.uint8:
+            raise ValueError(
+                f"sample {sample_id!r}: expected mask {expected} uint8, got {tuple(mask.shape)} {mask.dtype}"
+            )
+        if mask.size and int(mask.max()) >= len(names):
+            raise ValueError(f"sample {sample_id!r}: mask id {int(mask.max())} >= {len(names)} mask_classes")
+        return mask[:, :, None]
 
     def _write_meta(self, complete: bool, count: int | None = None) -> None:
         meta = {
@@ -500,3 +618,26 @@ class DatasetWriter:
 def _is_lock(name: str) -> bool:
     """A lock file of the writers (:class:`atomic.FolderLock`): ``.simgan.lock``, ``.simgan.*.lock``."""
     return name.startswith(".simgan.") and name.endswith(".lock")
+
+
+def _unwrapped(source: Source) -> Source:
+    """The source a wrapper reads through (a wrapper, like ``EqualizedSource``, keeps it as ``inner``)."""
+    while isinstance(getattr(source, "inner", None), Source):
+        source = source.inner  # type: ignore[attr-defined]
+    return source
+
+
+def mask_classes(source: Source) -> tuple[str, ...] | None:
+    """The class names of ``source``'s per-pixel masks, in id order; None when it has no masks (every
+    layout but a simgan dataset whose ``dataset.json`` lists ``mask_classes``)."""
+    names = source.info.extra.get("mask_classes")
+    return tuple(names) if names else None
+
+
+def read_mask(source: Source, index: int) -> np.ndarray | None:
+    """Sample ``index``'s mask (H, W) uint8 of class ids, or None when ``source`` has no masks.
+
+    Wrappers are seen through: an equalised view of a dataset has its masks (equalising moves no pixel).
+    """
+    inner = _unwrapped(source)
+    return inner.mask(index) if isinstance(inner, SimganSource) else None

@@ -20,6 +20,7 @@ from simgan.errors import InputError
 __all__ = [
     "open_source",
     "TASKS",
+    "TRAIN_TASKS",
     "Sample",
     "DatasetInfo",
     "Source",
@@ -29,7 +30,10 @@ __all__ = [
     "open_dataset",
 ]
 
-TASKS = ("classify", "gaze", "handpose")
+TASKS = ("classify", "gaze", "handpose")  # what a dataset's labels are for (dataset.json "task")
+# What train-task trains: the label tasks, and segment, which learns a dataset's per-pixel masks
+# (simgan.data.simgan_dir.mask_classes) whatever its labels' task.
+TRAIN_TASKS = (*TASKS, "segment")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,17 @@ report and ``experiment gap`` all use the same code. Keys (DESIGN.md):
 | handpose | ``mean_error_px`` | mean 2-D joint error over all frames and joints, pixels |
 | handpose | ``within_px`` | {"0": f, ..., "20": f}: fraction of *joints* (all frames) with error <= d |
 | handpose | ``frames_within_px`` | {"0": f, ..., "20": f}: fraction of *frames* whose worst joint is <= d |
+| segment | ``miou`` | mean IoU over the parts (ids >= 1) present in the targets |
+| segment | ``iou`` | {"0": f, "1": f, ...}: IoU of each id present in the targets (0 = background) |
+| segment | ``pixel_accuracy`` | fraction of pixels whose predicted id is right (background included) |
 
 Both hand aggregations are reported because which one SimGAN's Figure 9 used is not stated
 (FORMATS.md); per-frame is the stricter one. Inputs may be NumPy arrays or CPU torch tensors.
+
+Segment IoU is counted over the whole set, not averaged per image: IoU_k = |pred = k and target = k| /
+|pred = k or target = k| over every pixel of every image. An id absent from the targets has no IoU (a
+prediction of it costs the other ids' IoU through their missed pixels); mIoU is the mean over the parts
+present, leaving out the background, which dominates the pixels and would hide the small parts.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ __all__ = [
     "angular_errors_deg",
     "keypoint_errors",
     "within_curve",
+    "part_confusion",
+    "part_ious",
+    "mean_iou",
 ]
 
 WITHIN_THRESHOLDS = tuple(range(21))  # d = 0..20 (degrees for gaze, pixels for hands)
@@ -89,7 +100,12 @@ def task_metrics(task: str, pred: Any, target: Any) -> dict[str, Any]:
     return found
 
 
-_SELECTION = {"classify": "accuracy", "gaze": "angular_error_deg", "handpose": "mean_error_px"}
+_SELECTION = {
+    "classify": "accuracy",
+    "gaze": "angular_error_deg",
+    "handpose": "mean_error_px",
+    "segment": "miou",
+}
 
 
 def selection_metric(task: str) -> Metric:
@@ -162,6 +178,39 @@ def keypoint_errors(pred: Any, target: Any) -> np.ndarray:
     return np.linalg.norm(a - b, axis=2)
 
 
+def part_confusion(pred: Any, target: Any) -> np.ndarray:
+    """Pixel counts (K, K) over every image: row = true id, column = predicted id; K = 1 + the largest id.
+
+    Shape:
+        pred, target: (N, H, W) integer class ids (any shape, the same for both).
+    """
+    p, t = _array(pred, "pred").astype(np.int64), _array(target, "target").astype(np.int64)
+    if p.shape != t.shape:
+        raise ValueError(f"segment pred and target must have one shape, got {p.shape} and {t.shape}")
+    if p.min() < 0 or t.min() < 0:
+        raise ValueError("class ids must be >= 0")
+    k = int(max(p.max(), t.max())) + 1
+    return np.bincount((t * k + p).ravel(), minlength=k * k).reshape(k, k)
+
+
+def part_ious(pred: Any, target: Any) -> dict[int, float]:
+    """IoU of each id present in ``target``, over the whole set (module docstring).
+
+    Shape:
+        pred, target: (N, H, W) integer class ids.
+    """
+    c = part_confusion(pred, target)
+    hits = np.diag(c)
+    union = c.sum(0) + c.sum(1) - hits
+    return {k: float(hits[k] / union[k]) for k in range(len(c)) if c[k].sum() > 0}
+
+
+def mean_iou(ious: dict[int, float]) -> float:
+    """The mean IoU of the parts (ids >= 1) in ``ious``; NaN when the targets hold no part at all."""
+    parts = [v for k, v in ious.items() if k >= 1]
+    return float(np.mean(parts)) if parts else float("nan")
+
+
 def within_curve(errors: Any, thresholds: tuple[int, ...] = WITHIN_THRESHOLDS) -> dict[str, float]:
     """Fraction of ``errors`` <= d for each threshold d, keyed by ``str(d)`` (a cumulative curve).
 
@@ -214,3 +263,22 @@ def _within_px(pred: Any, target: Any) -> dict[str, float]:
 @register_metric("frames_within_px", task="handpose")
 def _frames_within_px(pred: Any, target: Any) -> dict[str, float]:
     return within_curve(keypoint_errors(pred, target).max(axis=1))  # per frame: its worst joint
+
+
+# --- segment ------------------------------------------------------------------------------------------
+
+
+@register_metric("miou", task="segment", higher_is_better=True)
+def _miou(pred: Any, target: Any) -> float:
+    return mean_iou(part_ious(pred, target))
+
+
+@register_metric("iou", task="segment")
+def _iou(pred: Any, target: Any) -> dict[str, float]:
+    return {str(k): v for k, v in part_ious(pred, target).items()}
+
+
+@register_metric("pixel_accuracy", task="segment", higher_is_better=True)
+def _pixel_accuracy(pred: Any, target: Any) -> float:
+    c = part_confusion(pred, target)
+    return float(np.trace(c) / c.sum())

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from simgan.data import ImageDataset, Source, make_loader
+from simgan.data.simgan_dir import mask_classes
 from simgan.errors import InputError
 from simgan.eval.metrics import task_metrics
 from simgan.eval.tta import tta_predictions
@@ -25,10 +26,21 @@ __all__ = ["check_labelled_for", "evaluate_batches", "evaluate"]
 def check_labelled_for(src: Source, task: str, role: str) -> None:
     """Refuse a dataset that is not labelled for ``task``, naming it and its ``role`` (``--train``, ...).
 
+    ``segment`` learns per-pixel masks, which a dataset of any task may carry (``simulate hands`` writes
+    part masks); it needs a dataset with masks.
+
     Raises:
-        InputError: ``src`` is unlabelled or labelled for another task.
+        InputError: ``src`` is unlabelled or labelled for another task; for segment, it has no masks.
     """
     info = src.info
+    if task == "segment":
+        if mask_classes(src) is None:
+            raise InputError.at(
+                info.path,
+                f'{role} dataset has no per-pixel masks (labels.jsonl "mask"), which task segment '
+                "learns; simgan simulate hands writes part masks",
+            )
+        return
     if info.task != task:
         what = "unlabelled" if info.task is None else f"labelled for task {info.task!r}"
         raise InputError.at(info.path, f"{role} dataset is {what}, but this run trains task {task!r}")
@@ -85,7 +97,7 @@ def evaluate(
         model: a network from :func:`simgan.nn.task_model.build_task_model` or
             :func:`simgan.nn.task_model.load_task_model`.
         source: a dataset labelled for ``task``.
-        task: classify, gaze or handpose.
+        task: classify, gaze, handpose or segment.
         device: where to run.
         batch_size: evaluation batch size.
         indices: evaluate on this subset only.
@@ -100,6 +112,6 @@ def evaluate(
     check_labelled_for(source, task, "test")
     device = torch.device(device)
     idx = np.arange(len(source)) if indices is None else np.asarray(indices)
-    batches = make_loader(ImageDataset(source, idx), batch_size, shuffle=False)
+    batches = make_loader(ImageDataset(source, idx, task=task), batch_size, shuffle=False)
     _, metrics = evaluate_batches(model.to(device), task, batches, device, tta)
     return {**metrics, "n": len(idx)}

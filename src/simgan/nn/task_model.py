@@ -8,10 +8,12 @@ A task network is described by a ``spec``, a plain dict ``{"arch": ..., "kwargs"
 | classify | ``digit_cnn`` | :class:`simgan.nn.classifier.DigitCNN` |
 | gaze | ``gaze_net`` | :class:`simgan.nn.gaze_net.GazeNet` (the paper's) |
 | handpose | ``hourglass`` | :class:`simgan.nn.hourglass.HourglassNet` (2 stacks, heatmaps) |
+| segment | ``unet`` | :class:`simgan.nn.segment.SegmentNet` (a small U-Net, per-pixel logits) |
 
 Losses (paper section 3): cross-entropy for digits; the "Euclidean loss" on the 3-D gaze vector (squared
 L2 norm of the difference, mean over the batch); MSE to Gaussian heatmaps at every hourglass stack
-(intermediate supervision, :func:`simgan.nn.hourglass.heatmap_loss`).
+(intermediate supervision, :func:`simgan.nn.hourglass.heatmap_loss`); per-pixel cross-entropy for part
+masks (:func:`simgan.nn.segment.segment_loss`).
 
 This module sits below ``train`` and ``eval``: the trainer builds and fits these networks, evaluation
 loads and scores them.
@@ -31,6 +33,7 @@ from simgan.errors import InputError
 from simgan.nn.classifier import DigitCNN
 from simgan.nn.gaze_net import GazeNet
 from simgan.nn.hourglass import HourglassNet
+from simgan.nn.segment import SegmentNet, segment_loss, segment_predictions
 
 __all__ = [
     "NetConfig",
@@ -46,13 +49,15 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "digit_cnn": DigitCNN,
     "gaze_net": GazeNet,
     "hourglass": HourglassNet,
+    "unet": SegmentNet,
 }
 
 
 class NetConfig(Protocol):
     """The fields of a task config that shape the network (:class:`simgan.train.task.TaskConfig` has them).
 
-    ``width`` is the network width (0: the default, 16 for the digit CNN, 64 for the hourglass).
+    ``width`` is the network width (0: the default, 16 for the digit CNN and the U-Net, 64 for the
+    hourglass); ``seg_depth`` the U-Net's down-samplings.
     """
 
     @property
@@ -71,6 +76,8 @@ class NetConfig(Protocol):
     def hg_sigma(self) -> float: ...
     @property
     def hg_decode(self) -> str: ...
+    @property
+    def seg_depth(self) -> int: ...
 
 
 def build_task_model(
@@ -83,7 +90,7 @@ def build_task_model(
         channels: image channels.
         height: image height in pixels.
         width: image width in pixels.
-        num_outputs: classes (classify) or joints (handpose); gaze ignores it.
+        num_outputs: classes (classify), joints (handpose) or mask classes (segment); gaze ignores it.
 
     Returns:
         The freshly initialised network and the spec that rebuilds it (:func:`model_from_spec`).
@@ -96,6 +103,14 @@ def build_task_model(
     elif cfg.task == "gaze":
         kwargs = {"in_channels": channels, "height": height, "width": width, "hidden": cfg.gaze_hidden}
         spec = {"arch": "gaze_net", "kwargs": kwargs}
+    elif cfg.task == "segment":
+        kwargs = {
+            "in_channels": channels,
+            "num_classes": num_outputs,
+            "width": cfg.width or 16,
+            "depth": cfg.seg_depth,
+        }
+        spec = {"arch": "unet", "kwargs": kwargs}
     else:
         kwargs = {
             "in_channels": channels,
@@ -144,11 +159,13 @@ def task_loss(model: nn.Module, task: str, out: torch.Tensor, y: torch.Tensor) -
     """The training loss of ``task`` for the network output ``out`` (module docstring).
 
     Shape:
-        classify: out (B, K), y (B,); gaze: out (B, 3), y (B, 3); handpose: out (B, S, J, h, w), y (B, J, 2).
-        Returns a scalar.
+        classify: out (B, K), y (B,); gaze: out (B, 3), y (B, 3); handpose: out (B, S, J, h, w), y (B, J, 2);
+        segment: out (B, K, H, W), y (B, H, W). Returns a scalar.
     """
     if task == "classify":
         return F.cross_entropy(out, y)
+    if task == "segment":
+        return segment_loss(out, y)
     if task == "gaze":
         return ((out - y) ** 2).sum(dim=1).mean()  # Euclidean loss on the 3-D gaze vector
     assert isinstance(model, HourglassNet)
@@ -156,14 +173,17 @@ def task_loss(model: nn.Module, task: str, out: torch.Tensor, y: torch.Tensor) -
 
 
 def predictions(model: nn.Module, task: str, out: torch.Tensor) -> torch.Tensor:
-    """Network output -> what the metrics compare: logits, unit gaze vectors, or joints in pixels.
+    """Network output -> what the metrics compare: logits, unit gaze vectors, joints in pixels, or classes
+    per pixel.
 
     Shape:
         classify: (B, K) -> (B, K); gaze: (B, 3) -> (B, 3) unit; handpose: (B, S, J, h, w) -> (B, J, 2)
-        (the last stack's heatmaps, decoded to image pixels).
+        (the last stack's heatmaps, decoded to image pixels); segment: (B, K, H, W) -> (B, H, W) uint8.
     """
     if task == "classify":
         return out
+    if task == "segment":
+        return segment_predictions(out)
     if task == "gaze":
         return F.normalize(out, dim=1)
     assert isinstance(model, HourglassNet)

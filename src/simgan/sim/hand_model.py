@@ -36,6 +36,12 @@ Hand shape (:class:`HandShape`, all per hand): ``scale`` (every length and radiu
 190 mm adult hand), ``palm_width`` and ``palm_length`` (palm proportions), ``finger_length`` (all
 phalanges) and ``finger_scale`` (each finger; index, middle, ring, pinky, thumb), ``thickness`` (all
 radii).
+
+Part ids (:data:`PARTS`, the per-pixel labels of the ``hands`` simulator's masks): every capsule belongs
+to one part, :attr:`HandGeometry.part`. 0 is the background (no capsule), 1 the palm (metacarpals,
+knuckle bar, thenar and hypothenar pads, wrist), then each finger's three segments from the knuckle out
+(thumb: metacarpal, proximal, distal; index, middle, ring, pinky: proximal, middle, distal phalanx),
+and 17 the forearm.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from simgan.handpose import EVAL_JOINT_NAMES
 
 __all__ = [
     "FINGERS",
+    "PARTS",
     "ANGLE_LIMITS",
     "SKELETON_POINTS",
     "EVAL_POINTS",
@@ -63,6 +70,19 @@ __all__ = [
 ]
 
 FINGERS = ("index", "middle", "ring", "pinky")
+
+_SEGMENTS = {
+    "thumb": ("metacarpal", "proximal", "distal"),
+    **{f: ("proximal", "intermediate", "distal") for f in FINGERS},
+}
+# Part ids: the index in this tuple (module docstring); at most 256 so a mask fits in uint8.
+PARTS: tuple[str, ...] = (
+    "background",
+    "palm",
+    *(f"{f}_{seg}" for f in ("thumb", *FINGERS) for seg in _SEGMENTS[f]),
+    "forearm",
+)
+_PART_ID = {name: i for i, name in enumerate(PARTS)}
 
 _MCP_ABD = {"index": (-15.0, 25.0), "middle": (-15.0, 15.0), "ring": (-15.0, 15.0), "pinky": (-25.0, 15.0)}
 ANGLE_LIMITS: dict[str, tuple[float, float]] = {
@@ -248,6 +268,7 @@ class HandGeometry:
         radius: (N, K) capsule radii.
         eval_radius: (N, 14) the radius of the sphere (a capsule end) centred on each evaluation joint,
             i.e. how far below the skin the joint lies when seen head-on.
+        part: (K,) uint8 part id (:data:`PARTS`) of each capsule; the same for every hand.
     """
 
     points: dict[str, np.ndarray]
@@ -255,6 +276,7 @@ class HandGeometry:
     b: np.ndarray
     radius: np.ndarray
     eval_radius: np.ndarray
+    part: np.ndarray
 
     @property
     def eval_xyz(self) -> np.ndarray:
@@ -275,7 +297,12 @@ class HandGeometry:
             return np.einsum("nij,n...j->n...i", rotation, x - o) + t
 
         return HandGeometry(
-            {k: f(v) for k, v in self.points.items()}, f(self.a), f(self.b), self.radius, self.eval_radius
+            {k: f(v) for k, v in self.points.items()},
+            f(self.a),
+            f(self.b),
+            self.radius,
+            self.eval_radius,
+            self.part,
         )
 
 
@@ -302,9 +329,11 @@ def forward_kinematics(shape: HandShape, angles: dict[str, np.ndarray]) -> HandG
         return _vec(p, n) * palm
 
     caps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (a (N,3), b (N,3), r (N,))
+    parts: list[int] = []  # the part id of each capsule
 
-    def cap(a: np.ndarray, b: np.ndarray, r: np.ndarray | float) -> None:
+    def cap(a: np.ndarray, b: np.ndarray, r: np.ndarray | float, part: str = "palm") -> None:
         caps.append((a, b, np.broadcast_to(np.asarray(r, dtype=np.float64), (n,)) * rad[:, 0]))
+        parts.append(_PART_ID[part])
 
     pts: dict[str, np.ndarray] = {}
     eval_r: dict[str, np.ndarray] = {}
@@ -321,7 +350,7 @@ def forward_kinematics(shape: HandShape, angles: dict[str, np.ndarray]) -> HandG
                 frame = frame @ rot_x(bend)
             joints.append(joints[-1] + _PHALANX[f][k] * length * (frame @ y))
         for k in range(3):
-            cap(joints[k], joints[k + 1], _RADIUS[f][k])
+            cap(joints[k], joints[k + 1], _RADIUS[f][k], f"{f}_{_SEGMENTS[f][k]}")
         pts.update({f"{f}_mcp": mcp, f"{f}_pip": joints[1], f"{f}_dip": joints[2], f"{f}_tip": joints[3]})
         eval_r[f"{f}_tip"] = _RADIUS[f][2] * rad[:, 0]
         eval_r[f"{f}_pip"] = max(_RADIUS[f][0], _RADIUS[f][1]) * rad[:, 0]
@@ -348,7 +377,7 @@ def forward_kinematics(shape: HandShape, angles: dict[str, np.ndarray]) -> HandG
             frame = frame @ rot_z(-bend)
         joints.append(joints[-1] + _THUMB_LEN[k] * tlen * (frame @ y))
     for k in range(3):
-        cap(joints[k], joints[k + 1], _THUMB_R[k])
+        cap(joints[k], joints[k + 1], _THUMB_R[k], f"thumb_{_SEGMENTS['thumb'][k]}")
     pts.update({"thumb_cmc": cmc, "thumb_mcp": joints[1], "thumb_ip": joints[2], "thumb_tip": joints[3]})
     eval_r["thumb_tip"] = _THUMB_R[2] * rad[:, 0]
     eval_r["thumb_ip"] = max(_THUMB_R[1], _THUMB_R[2]) * rad[:, 0]
@@ -375,9 +404,10 @@ def forward_kinematics(shape: HandShape, angles: dict[str, np.ndarray]) -> HandG
     pts["elbow"] = fore * _FOREARM_LEN * s
     for side in (-1.0, 1.0):
         start = palm_pt((side * _FOREARM_HALF, 0.0, 0.0)) + fore * _FOREARM_START * s
-        cap(start, start + pts["elbow"], _FOREARM_R)
+        cap(start, start + pts["elbow"], _FOREARM_R, "forearm")
 
     a = np.stack([c[0] for c in caps], axis=1)  # (N, K, 3)
     b = np.stack([c[1] for c in caps], axis=1)
     r = np.stack([c[2] for c in caps], axis=1)  # (N, K)
-    return HandGeometry(pts, a, b, r, np.stack([eval_r[p] for p in EVAL_POINTS], axis=1))
+    eval_radius = np.stack([eval_r[p] for p in EVAL_POINTS], axis=1)
+    return HandGeometry(pts, a, b, r, eval_radius, np.asarray(parts, dtype=np.uint8))

@@ -39,6 +39,7 @@ import numpy as np
 from simgan import handpose
 from simgan.errors import InputError
 from simgan.sim.hand_model import (
+    PARTS,
     HandGeometry,
     HandShape,
     forward_kinematics,
@@ -51,10 +52,22 @@ from simgan.sim.hand_model import (
 from simgan.sim.kinect_noise import DEFAULT, KinectNoise, degrade_depth
 from simgan.sim.registry import Simulator, register_simulator
 
-__all__ = ["RayGrid", "raycast_capsules", "HandScene", "sample_scenes", "render_scenes", "HandsSimulator"]
+__all__ = [
+    "RayGrid",
+    "raycast_capsules",
+    "raycast_nearest",
+    "HandScene",
+    "sample_scenes",
+    "render_scenes",
+    "render_parts",
+    "part_masks",
+    "HandsSimulator",
+]
 
 _VISIBLE_TOL_MM = 2.0
 _CHUNK_PIXELS = 1 << 20
+_INDEX_BITS = 16  # raycast_nearest's keys: the capsule index in the low bits
+_NO_CAPSULE = (1 << _INDEX_BITS) - 1
 
 
 @dataclass(frozen=True)
@@ -171,24 +184,82 @@ def raycast_capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray, grid: Ray
         raise ValueError(
             f"expected a, b (N, K, 3) and radius (N, K), got {a.shape}, {b.shape}, {radius.shape}"
         )
+    return _raycast(a, b, radius, grid, with_index=False)[0]
+
+
+def raycast_nearest(
+    a: np.ndarray, b: np.ndarray, radius: np.ndarray, grid: RayGrid
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`raycast_capsules` that also says which capsule each ray hit first.
+
+    The depth is the same, bit for bit. The scatter-min runs on one int64 key per hit, the depth's float32
+    bits (mapped to an order-preserving integer) above the capsule's index, so the smallest key is the
+    nearest hit and, where two capsules meet a ray at exactly the same depth (two bones sharing a joint
+    sphere), the one listed first.
+
+    Returns:
+        depth (N, H, W) float32 (``inf`` = no hit) and index (N, H, W) int64: the capsule (0..K-1) each
+        ray hit first, -1 where it hit none.
+
+    Shape:
+        a, b: (N, K, 3); radius: (N, K); K < 65535.
+    """
+    if radius.ndim == 2 and radius.shape[1] >= _NO_CAPSULE:
+        raise ValueError(f"at most {_NO_CAPSULE - 1} capsules per image, got {radius.shape[1]}")
+    depth, index = _raycast(a, b, radius, grid, with_index=True)
+    assert index is not None
+    return depth, index
+
+
+def _depth_keys(depth: np.ndarray, capsule: np.ndarray) -> np.ndarray:
+    """Order-preserving int64 keys of (depth, capsule): float32 bits (sign-folded) above 16 index bits."""
+    bits = depth.astype(np.float32).view(np.int32)
+    ordered = np.where(bits >= 0, bits, bits ^ np.int32(0x7FFFFFFF)).astype(np.int64)
+    return (ordered << _INDEX_BITS) | capsule.astype(np.int64)
+
+
+def _split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Invert :func:`_depth_keys`: (depth float32, capsule int64 with -1 for no hit)."""
+    ordered = (keys >> _INDEX_BITS).astype(np.int32)
+    depth = np.where(ordered >= 0, ordered, ordered ^ np.int32(0x7FFFFFFF)).view(np.float32)
+    capsule = keys & _NO_CAPSULE
+    return depth, np.where(capsule == _NO_CAPSULE, -1, capsule)
+
+
+def _raycast(
+    a: np.ndarray, b: np.ndarray, radius: np.ndarray, grid: RayGrid, with_index: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ray-caster of :func:`raycast_capsules` (docstring there); with ``with_index`` it also returns
+    the nearest capsule per pixel (:func:`raycast_nearest`)."""
+    if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3 or radius.shape != a.shape[:2]:
+        raise ValueError(
+            f"expected a, b (N, K, 3) and radius (N, K), got {a.shape}, {b.shape}, {radius.shape}"
+        )
     n, h, w = radius.shape[0], grid.height, grid.width
     # About a million pixels at a time keeps the per-size-class temporaries in cache (1.5x faster).
     step = max(1, _CHUNK_PIXELS // (h * w))
     if n > step:
-        return np.concatenate(
-            [
-                raycast_capsules(
-                    a[i : i + step], b[i : i + step], radius[i : i + step], grid.images(slice(i, i + step))
-                )
-                for i in range(0, n, step)
-            ]
-        )
+        parts = [
+            _raycast(
+                a[i : i + step],
+                b[i : i + step],
+                radius[i : i + step],
+                grid.images(slice(i, i + step)),
+                with_index,
+            )
+            for i in range(0, n, step)
+        ]
+        index = np.concatenate([p[1] for p in parts]) if with_index else None  # type: ignore[misc]
+        return np.concatenate([p[0] for p in parts]), index
     k = radius.shape[1]
-    depth = np.full(n * h * w, np.inf, dtype=np.float32)
+    if with_index:  # the nearest hit's key: no hit is inf with no capsule
+        nearest = np.full(n * h * w, _depth_keys(np.array(np.inf), np.array(_NO_CAPSULE)), dtype=np.int64)
+    else:
+        nearest = np.full(n * h * w, np.inf, dtype=np.float32)
     bounds = _screen_bounds(a, b, radius, grid).reshape(n * k, 4)
     keep = np.flatnonzero((bounds[:, 1] >= bounds[:, 0]) & (bounds[:, 3] >= bounds[:, 2]))
     if keep.size == 0:
-        return depth.reshape(n, h, w)
+        return _finish(nearest, with_index, (n, h, w))
     img = keep // k  # (M,) image of each kept capsule
     bounds = bounds[keep]
     # Pad each box to a standard size, shifted back inside the image where the padding would leave it.
@@ -248,8 +319,22 @@ def raycast_capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray, grid: Ray
             hit = t0 + np.where(on_side, t, np.where((disc >= 0) & (dsph >= 0), tsph, np.float32(np.inf)))
         pixel = base[sel, None, None] + (np.arange(hb) * w)[None, :, None] + np.arange(wb)[None, None, :]
         found = np.isfinite(hit)
-        np.minimum.at(depth, pixel[found], hit[found])
-    return depth.reshape(n, h, w)
+        if with_index:
+            capsule = np.broadcast_to((keep[sel] % k)[:, None, None], found.shape)
+            np.minimum.at(nearest, pixel[found], _depth_keys(hit[found], capsule[found]))
+        else:
+            np.minimum.at(nearest, pixel[found], hit[found])
+    return _finish(nearest, with_index, (n, h, w))
+
+
+def _finish(
+    nearest: np.ndarray, with_index: bool, shape: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The scatter-min's result as depth (N, H, W) and, with ``with_index``, the capsule index."""
+    if not with_index:
+        return nearest.reshape(shape), None
+    depth, capsule = _split_keys(nearest)
+    return depth.reshape(shape), capsule.reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -321,6 +406,35 @@ def render_scenes(
     return raycast_capsules(g.a, g.b, g.radius, RayGrid.from_box(box, size)), box
 
 
+def render_parts(
+    scenes: HandScene, size: tuple[int, int], cube_mm: float = handpose.CUBE_MM
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`render_scenes` (the same depth, bit for bit) plus the part each pixel's ray hit first.
+
+    Returns:
+        depth in mm (N, H, W) float32, the crop boxes (N, 4) and part ids (N, H, W) uint8
+        (:data:`simgan.sim.hand_model.PARTS`; 0 where the ray hit nothing, before the far-plane clamp).
+    """
+    box = handpose.crop_box(scenes.centre_uvd, cube_mm)
+    g = scenes.geometry
+    depth, capsule = raycast_nearest(g.a, g.b, g.radius, RayGrid.from_box(box, size))
+    part = np.where(capsule >= 0, g.part[np.maximum(capsule, 0)], 0).astype(np.uint8)
+    return depth, box, part
+
+
+def part_masks(part: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """The masks as stored: each pixel's part id, 0 wherever the stored depth is the background value.
+
+    A ray that hits the hand beyond the crop's far face is stored as background (the far plane), so its
+    mask is 0 too: mask 0 and stored background mean the same pixels.
+
+    Shape:
+        part: (N, H, W) uint8 (:func:`render_parts`); stored: (N, H, W, 1) uint16 clean crops ->
+        (N, H, W) uint8.
+    """
+    return np.where(stored[..., 0] == np.iinfo(np.uint16).max, 0, part).astype(np.uint8)
+
+
 def _joint_visibility(depth: np.ndarray, uv: np.ndarray, xyz: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """Whether the surface seen at each joint's pixel is the joint's own sphere (within 2 mm); False for
     a joint outside the image.
@@ -348,6 +462,7 @@ class HandsSimulator(Simulator):
     channels: ClassVar[int] = 1
     dtype: ClassVar[str] = "uint16"
     noise: ClassVar[KinectNoise] = DEFAULT
+    mask_classes: ClassVar[tuple[str, ...]] = PARTS
     label_schema: ClassVar[dict[str, Any]] = {
         "uv": "14 NYU evaluation joints (simgan.handpose.EVAL_JOINT_NAMES), pixel-index [u, v], stored image",
         "xyz": "the same joints in camera space (mm; x right, y up, z forward), skeletal joint centres",
@@ -376,19 +491,46 @@ class HandsSimulator(Simulator):
         Returns:
             images (N, H, W, 1) uint16 and N labels (module docstring).
         """
+        images, labels, _ = self._render(rng, n, size, target, masks=False)
+        return images, labels
+
+    def render_with_masks(
+        self, rng: np.random.Generator, n: int, size: tuple[int, int], target: str = "synthetic"
+    ) -> tuple[np.ndarray, list[Any], np.ndarray]:
+        """:meth:`render` (the same images and labels from the same ``rng``) plus each image's part mask.
+
+        The mask is the clean render's in both targets (:func:`part_masks`): the hand's true parts, so
+        under ``pseudo-real`` a sensor hole can lie on a part.
+
+        Returns:
+            images (N, H, W, 1) uint16, N labels and masks (N, H, W) uint8 (:data:`mask_classes`).
+        """
+        images, labels, masks = self._render(rng, n, size, target, masks=True)
+        assert masks is not None
+        return images, labels, masks
+
+    def _render(
+        self, rng: np.random.Generator, n: int, size: tuple[int, int], target: str, masks: bool
+    ) -> tuple[np.ndarray, list[Any], np.ndarray | None]:
         if target not in ("synthetic", "pseudo-real"):
             raise InputError(f"--target {target}: the hands simulator knows synthetic and pseudo-real")
         h, w = self.check_size(size)
         scenes = sample_scenes(rng, n)
-        depth, box = render_scenes(scenes, (h, w))
+        if masks:
+            depth, box, part = render_parts(scenes, (h, w))
+        else:
+            (depth, box), part = render_scenes(scenes, (h, w)), None
         g = scenes.geometry
         xyz = g.eval_xyz  # (N, 14, 3)
         uv = handpose.frame_to_crop_uv(handpose.xyz_to_uvd(xyz)[..., :2], box, (h, w))  # (N, 14, 2)
         visible = _joint_visibility(depth, uv, xyz, g.eval_radius)
         kinect = None
+        mask = None
+        if part is not None:  # from the clean crop, before any sensor model
+            mask = part_masks(part, self._store(depth, scenes.centre_uvd[:, 2]))
         if target == "pseudo-real":
             depth, kinect = degrade_depth(rng, depth, (box[:, 2] - box[:, 0]) / w, self.noise)
-        images = handpose.depth_to_uint16(handpose.normalize_depth(depth, scenes.centre_uvd[:, 2]))[..., None]
+        images = self._store(depth, scenes.centre_uvd[:, 2])
         labels = []
         for i in range(n):
             label: dict[str, Any] = {
@@ -411,4 +553,9 @@ class HandsSimulator(Simulator):
                     k: (round(float(v[i]), 5) if isinstance(v, np.ndarray) else v) for k, v in kinect.items()
                 }
             labels.append(label)
-        return images, labels
+        return images, labels, mask
+
+    @staticmethod
+    def _store(depth: np.ndarray, centre_z: np.ndarray) -> np.ndarray:
+        """Depth in mm (N, H, W) -> the stored crops (N, H, W, 1) uint16 (module docstring)."""
+        return handpose.depth_to_uint16(handpose.normalize_depth(depth, centre_z))[..., None]

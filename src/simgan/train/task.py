@@ -1,9 +1,11 @@
-"""The task trainer: fit a digit CNN, the paper's gaze CNN or a stacked hourglass on (mixes of) datasets.
+"""The task trainer: fit a digit CNN, the paper's gaze CNN, a stacked hourglass or a part-segmentation U-Net
+on (mixes of) datasets.
 
 One function, :func:`train_task`, reads top to bottom:
 
 1. check the datasets: every ``--train`` set, the fine-tune set and the test set must have the run's task
-   and agree on image size and channels (and class names), else :class:`InputError` naming the dataset;
+   (segment: per-pixel masks) and agree on image size and channels (and class names), else
+   :class:`InputError` naming the dataset;
 2. split a seeded validation fraction off the (concatenated) training sets; it picks the best epoch
    and drives early stopping, so the test set is touched exactly once, at the end;
 3. train with the optimizer and scheduler named in the config (``simgan.train.optim``), batched kornia
@@ -42,6 +44,7 @@ from simgan.checkpoint import save_checkpoint
 from simgan.config import config_to_dict, save_config
 from simgan.data.augment import Augmenter
 from simgan.data.equalize import equalized, resolve_equalize
+from simgan.data.simgan_dir import mask_classes
 from simgan.data.source import DatasetInfo, Source, open_source
 from simgan.device import seed_everything, select_device
 from simgan.distributed import SINGLE, Ranks
@@ -51,6 +54,7 @@ from simgan.eval.task_eval import evaluate_batches
 from simgan.loggers import DEFAULT as DEFAULT_LOGGERS
 from simgan.loggers import open_loggers, parse_log_to
 from simgan.nn.gaze_net import gaze_feature_shape
+from simgan.nn.segment import check_segment_size
 from simgan.nn.task_model import build_task_model
 from simgan.progress import off
 from simgan.train.adapt_dann import DannLearner
@@ -299,6 +303,11 @@ def _check_run(
             info.path,
             f"hand images of {info.height}x{info.width} are not divisible by hg_stride {cfg.hg_stride}",
         )
+    if cfg.task == "segment":
+        try:
+            check_segment_size(info.height, info.width, cfg.seg_depth)
+        except ValueError as e:
+            raise InputError.at(info.path, f"{e}: choose a smaller seg_depth") from None
     return info
 
 
@@ -309,7 +318,7 @@ def _finetune(
     seeded validation split; returns the best record, the steps taken and the (train, val) sizes."""
     ft_train, ft_val = split(len(finetune), cfg.val_fraction, cfg.seed)
     ft_mem = fits_in_memory(finetune.info, len(finetune), cfg.in_memory_mb)
-    ft_kw = {"in_memory": ft_mem, "workers": cfg.workers, "progress": progress}
+    ft_kw = {"in_memory": ft_mem, "workers": cfg.workers, "progress": progress, "task": cfg.task}
     best, steps = _fit(
         phase="finetune",
         train=TaskData([finetune], ft_train, desc="load finetune", **ft_kw),
@@ -339,7 +348,7 @@ def _load(
     n_total = sum(len(s) for s in train)
     train_idx, val_idx = split(n_total, cfg.val_fraction, cfg.seed)
     in_memory = fits_in_memory(info, n_total, cfg.in_memory_mb)
-    data_kw = {"in_memory": in_memory, "workers": cfg.workers, "progress": progress}
+    data_kw = {"in_memory": in_memory, "workers": cfg.workers, "progress": progress, "task": cfg.task}
     train_data = TaskData(train, train_idx, desc="load train", **data_kw)
     val_data = TaskData(train, val_idx, desc="load val", **data_kw)
     target_data = None
@@ -366,6 +375,8 @@ def _metrics(
         metrics.update({k: v for k, v in test_metrics.items() if k != "n"})
     if cfg.task == "classify" and info.classes:
         metrics["classes"] = list(info.classes)
+    if cfg.task == "segment":
+        metrics["parts"] = list(mask_classes(train[0]) or ())  # the names of the ids in "iou"
     metrics.update(
         {
             "n_train": counts["n_train"],
@@ -506,10 +517,12 @@ def train_task(
         The ``metrics.json`` dict: the task's test metrics (DESIGN.md keys; empty without ``test``) plus
         ``task``, ``adapt``, ``n_train``, ``n_val``, ``n_test``, ``n_target``, ``steps`` (optimizer steps,
         all phases), ``epochs`` (epochs run, all phases), ``best_epoch`` and ``best`` (the selected epoch's
-        record), ``train_seconds`` and, for classify, ``classes``.
+        record), ``train_seconds`` and, for classify, ``classes``; for segment, ``parts`` (the mask
+        class names, in id order).
 
     Raises:
-        InputError: a dataset of another task, size, channel count or class list; an augmentation
+        InputError: a dataset of another task, size, channel count or class list (segment: without
+            masks, or with other mask classes); an augmentation
             that would corrupt this task's labels; a bad config value; ``adapt`` without ``target``
             (or ``target`` without ``adapt``); an ``out`` holding a run, without ``overwrite``.
     """
@@ -602,7 +615,7 @@ def train_task(
     if ranks.main:
         atomic.write_json(out / "metrics.json", metrics)
         atomic.write_json(out / "curves.json", curve_data(history, test_metrics))
-        if cfg.plot and on_curves is not None:
-            on_curves(out / "curves.png", history, cfg.task, test_metrics)
+        if cfg.plot and on_curves is not None:  # (no test panel for segment yet: its IoUs are a table)
+            on_curves(out / "curves.png", history, cfg.task, None if cfg.task == "segment" else test_metrics)
     distributed.barrier(ranks)  # rank 0's files are complete before any rank returns
     return metrics

@@ -18,7 +18,8 @@ class TaskConfig:
     """Everything a ``train-task`` run depends on; saved as ``RUN/config.json`` and in every checkpoint.
 
     Attributes:
-        task: classify, gaze or handpose (must match every dataset's task).
+        task: classify, gaze or handpose (must match every dataset's task), or segment (learns the
+            per-pixel masks a dataset carries, whatever its task: ``simulate hands`` writes part masks).
         epochs: training epochs on the ``--train`` sets (at least; ``min_steps`` may add more).
         min_steps: the step floor: the train phase takes at least this many optimizer steps, adding
             epochs when ``epochs`` would take fewer (a small set converges; docs/train_task.md).
@@ -32,20 +33,22 @@ class TaskConfig:
         lr_step: epochs per StepLR decay, and the span of one lr_gamma factor for ExponentialLR.
         lr_gamma: the decay factor.
         augment: op names from ``simgan.data.augment`` (flip, crop, rotate, jitter), or ``auto``: the
-            task's default (``simgan.data.augment.AUTO``: crop for classify, none for gaze and handpose).
+            task's default (``simgan.data.augment.AUTO``: crop for classify, none for gaze, handpose and
+            segment).
         val_fraction: share of the training data held out (seeded) for model selection.
         patience: stop after this many epochs without a better validation score (0: never stop early);
             never before ``min_steps`` steps.
         finetune_epochs: epochs on the fine-tune set (0: half of ``epochs``, at least 1).
         finetune_lr_factor: the fine-tune learning rate is ``lr * finetune_lr_factor``.
-        width: network width (0: the default, 16 for the digit CNN, 64 for the hourglass); unused by the
-            gaze CNN, whose widths are the paper's.
+        width: network width (0: the default, 16 for the digit CNN and the U-Net, 64 for the hourglass);
+            unused by the gaze CNN, whose widths are the paper's.
         gaze_hidden: units of the gaze CNN's hidden FC layer (paper: 1000).
         hg_stacks: hourglass stacks (paper: 2).
         hg_depth: halvings inside each hourglass.
         hg_stride: heatmap stride, 2 or 4 (heatmaps at 1/2 or 1/4 of the input).
         hg_sigma: target Gaussian std in heatmap pixels.
         hg_decode: argmax or soft-argmax.
+        seg_depth: segment: the U-Net's 2x down-samplings (image sides must be divisible by 2**seg_depth).
         seed: seeds the weights, the validation split, shuffling and augmentation.
         device: auto, cpu, cuda, ...
         workers: DataLoader workers when streaming from disk.
@@ -76,7 +79,7 @@ class TaskConfig:
         domain_layers: dann: hidden layers of G_d.
     """
 
-    task: Literal["classify", "gaze", "handpose"] = "classify"
+    task: Literal["classify", "gaze", "handpose", "segment"] = "classify"
     epochs: int = 10
     min_steps: int = 1500
     batch_size: int = 128
@@ -99,6 +102,7 @@ class TaskConfig:
     hg_stride: int = 4
     hg_sigma: float = 1.5
     hg_decode: Literal["argmax", "soft-argmax"] = "argmax"
+    seg_depth: int = 3
     seed: int = 0
     device: str = "auto"
     workers: int = 0
@@ -145,6 +149,13 @@ class TaskConfig:
             (self.width >= 0, "width must be >= 0"),
             (self.hg_stride in (2, 4), "hg_stride must be 2 or 4"),
             (self.hg_sigma > 0, "hg_sigma must be > 0"),
+            (1 <= self.seg_depth <= 6, "seg_depth must be in 1..6"),
+            # Not yet: TTA undoes no view of a mask, and the adapters have no per-pixel pseudo-labels.
+            (not (self.task == "segment" and self.tta), "tta is not available for task segment"),
+            (
+                self.task != "segment" or self.adapt == "none",
+                "adapt (dann, self-train) is not available for task segment",
+            ),
         ]
         for ok, problem in checks:
             if not ok:

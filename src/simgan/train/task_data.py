@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from simgan.data import DatasetInfo, ImageDataset, Source, label_to_target
 from simgan.data.images import to_float
+from simgan.data.simgan_dir import mask_classes
 from simgan.distributed import SINGLE, Ranks
 from simgan.errors import InputError
 from simgan.eval.task_eval import check_labelled_for
@@ -46,6 +47,7 @@ class TaskData:
         workers: DataLoader workers when streaming.
         progress: show a progress bar while loading.
         desc: the progress bar's label.
+        task: the run's task, which picks the targets (default: each dataset's own; ``segment``: masks).
     """
 
     def __init__(
@@ -57,12 +59,13 @@ class TaskData:
         workers: int = 0,
         progress: bool = False,
         desc: str = "load",
+        task: str | None = None,
     ):
         self.indices = np.asarray(indices, dtype=np.int64)
         self.workers = workers
         self.x: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
-        parts = [ImageDataset(s) for s in sources]
+        parts = [ImageDataset(s, task=task) for s in sources]
         self.dataset = Subset(ConcatDataset(parts), self.indices.tolist())
         if in_memory and len(self.indices):
             items = [
@@ -72,7 +75,7 @@ class TaskData:
                 )
             ]
             self.x = torch.stack([im for im, _ in items])  # (N, C, H, W)
-            self.y = torch.stack([t for _, t in items])  # (N,) / (N, 3) / (N, J, 2)
+            self.y = torch.stack([t for _, t in items])  # (N,) / (N, 3) / (N, J, 2) / (N, H, W) uint8
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -91,7 +94,8 @@ class TaskData:
         In a job of N ranks each batch is this rank's part of a global batch of ``batch_size * N``.
 
         Shape:
-            x (B, C, H, W) float32 in [-1, 1]; y (B,) classes, (B, 3) gaze or (B, J, 2) joints.
+            x (B, C, H, W) float32 in [-1, 1]; y (B,) classes, (B, 3) gaze, (B, J, 2) joints or
+            (B, H, W) masks.
         """
         order = _order(len(self), shuffle, seed)
         size = batch_size * ranks.world
@@ -205,7 +209,8 @@ def _describe(info: DatasetInfo) -> str:
 
 
 def check_source(src: Source, role: str, task: str, ref: Source | None) -> None:
-    """Refuse a dataset whose task, size, channels or classes differ from the run's (naming it).
+    """Refuse a dataset whose task, size, channels or classes (mask classes, for segment) differ from the
+    run's (naming it).
 
     Args:
         src: the dataset to check.
@@ -230,12 +235,21 @@ def check_source(src: Source, role: str, task: str, ref: Source | None) -> None:
         raise InputError.at(
             info.path, f"{role} dataset has classes {list(info.classes)}, but {r.path} has {list(r.classes)}"
         )
+    if task == "segment" and mask_classes(src) != mask_classes(ref):
+        raise InputError.at(
+            info.path,
+            f"{role} dataset has mask classes {list(mask_classes(src) or ())}, but {r.path} has "
+            f"{list(mask_classes(ref) or ())} (the same ids must name the same parts)",
+        )
 
 
 def num_outputs(task: str, sources: Sequence[Source]) -> int:
-    """Classes (from the class names, else the largest label) or joints (from the first label); 3 for gaze."""
+    """Classes (from the class names, else the largest label), joints (from the first label) or mask
+    classes (segment); 3 for gaze."""
     if task == "gaze":
         return 3
+    if task == "segment":
+        return len(mask_classes(sources[0]) or ())
     if task == "handpose":
         return int(label_to_target(task, sources[0].label(0)).shape[0])
     names = sources[0].info.classes
