@@ -6,12 +6,15 @@ For the paper's eye refiner (preset ``eyes``: 35x55 grey, k=3, 4 ResNet blocks o
 - inference images/s of R (eval mode, ``inference_mode``): fp32 (the baseline), channels_last, bf16
   autocast + channels_last, :func:`simgan.refinement.refine_batch` (what ``simgan refine`` runs on that
   device), bf16 + channels_last for an R with zero instead of replicate padding (what the library's
-  padding choice costs), and ``torch.compile`` (fp32) when asked for;
+  padding choice costs), the same for R built from plain ``nn.Conv2d(padding_mode="replicate")`` convs,
+  whose pads autocast runs in fp32 (the library's R before :class:`simgan.nn.refiner.PaddedConv2d`), and
+  ``torch.compile`` (fp32) when asked for;
 - one training iteration of Algorithm 1 with the library's own :func:`~simgan.train.refiner.refiner_step`
   (K_g = 2, full L_R of eq. 4) and :func:`~simgan.train.refiner.discriminator_step` (K_d = 1, b/2 current
   + b/2 history), batch b = 64, Adam: images/s = b / seconds per iteration, fp32 (the baseline) against
   the library's own ``amp=True`` path (bf16 + channels_last), what ``train-refiner`` runs wherever
-  :func:`simgan.amp.use_amp` finds native bf16 (CUDA; CPUs with AMX or AVX512-BF16).
+  :func:`simgan.amp.use_amp` finds native bf16 (CUDA; CPUs with AMX or AVX512-BF16), and that path with
+  the plain-``nn.Conv2d`` R (fp32 pads under autocast).
 
 Every variant is warmed up, then timed ``repeats`` times, the variants taking turns; the median counts.
 Machines are shared, so compare the ratios (measured in the same run), not the absolute rates.
@@ -34,19 +37,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from simgan.amp import memory_format, use_amp
 from simgan.cli.common import print_table
 from simgan.device import select_device
 from simgan.errors import InputError
 from simgan.nn.discriminator import build_discriminator
-from simgan.nn.refiner import build_refiner
+from simgan.nn.refiner import PaddedConv2d, Refiner, build_refiner
 from simgan.refinement import refine_batch
 from simgan.train.history import HistoryBuffer
 from simgan.train.optim import build_optimizer
 from simgan.train.refiner import discriminator_step, refiner_step
 
-__all__ = ["Case", "CASES", "median_rates", "inference_rates", "training_rates", "main"]
+__all__ = ["Case", "CASES", "plain_conv_refiner", "median_rates", "inference_rates", "training_rates", "main"]
 
 SCALE = float(os.environ.get("SIMGAN_BENCH_SCALE", "1"))
 COMPILE = os.environ.get("SIMGAN_BENCH_COMPILE", "") not in ("", "0")
@@ -99,6 +103,22 @@ def median_rates(
     return [images / statistics.median(t) for t in times]
 
 
+def plain_conv_refiner(R: Refiner) -> Refiner:
+    """A copy of ``R`` with every :class:`~simgan.nn.refiner.PaddedConv2d` swapped for a plain ``nn.Conv2d``
+    with the same ``padding_mode``: the same weights and outputs, but under autocast its replicate pads run
+    in fp32 (autocast's policy for ``replication_pad2d``), as the library's R did before."""
+    plain = copy.deepcopy(R)
+    for name, m in list(plain.named_modules()):
+        if isinstance(m, PaddedConv2d):
+            parent, _, leaf = name.rpartition(".")
+            conv = nn.Conv2d(
+                m.in_channels, m.out_channels, m.kernel_size, padding=m.padding, padding_mode=m.padding_mode
+            )
+            conv.load_state_dict(m.state_dict())
+            setattr(plain.get_submodule(parent), leaf, conv.to(m.weight.device))
+    return plain
+
+
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
@@ -120,6 +140,7 @@ def inference_rates(
     r_zeros = (
         build_refiner(case.preset, 1, padding="zeros").to(device, memory_format=torch.channels_last).eval()
     )
+    r_plain = plain_conv_refiner(base).to(memory_format=torch.channels_last)
     r_lib = copy.deepcopy(base).to(memory_format=memory_format(use_amp(True, device)))  # as refine() does
 
     def fp32() -> None:
@@ -138,6 +159,10 @@ def inference_rates(
         with torch.inference_mode(), _autocast(device):
             r_zeros(x_cl).float()
 
+    def bf16_plain() -> None:
+        with torch.inference_mode(), _autocast(device):
+            r_plain(x_cl).float()
+
     def library() -> None:
         refine_batch(r_lib, x)  # decides itself: bf16 + channels_last where the device does bf16 natively
 
@@ -150,6 +175,8 @@ def inference_rates(
         # R pads by replicating edges (see simgan.nn.refiner): a separate pad op before every conv. This
         # row prices that choice against the convs' own zero padding.
         ("bf16 + channels_last, zeros padding", bf16_zeros, "ablation: not the library's R"),
+        # The same R from plain nn.Conv2d(padding_mode="replicate"): autocast pads in fp32, two casts a conv.
+        ("bf16 + channels_last, fp32 pads", bf16_plain, "previous R: plain nn.Conv2d"),
     ]
     if compile_model:
         compiled = torch.compile(copy.deepcopy(base))
@@ -168,14 +195,16 @@ def inference_rates(
     return [(name, batch, rate, note) for (name, _, note), rate in zip(variants, rates, strict=True)]
 
 
-def _iteration(case: Case, device: torch.device, fast: bool) -> Callable[[], None]:
+def _iteration(case: Case, device: torch.device, fast: bool, plain: bool = False) -> Callable[[], None]:
     """One adversarial iteration (K_g R steps, then K_d D steps) through the library's step functions.
 
     ``fast``: channels_last weights and batches and bf16 autocast, by the library's own ``amp``.
+    ``plain``: R from plain ``nn.Conv2d`` convs (:func:`plain_conv_refiner`), the previous R.
     """
     torch.manual_seed(0)
     fmt = torch.channels_last if fast else torch.contiguous_format
-    R = build_refiner(case.preset, 1).to(device, memory_format=fmt)
+    R = build_refiner(case.preset, 1)
+    R = (plain_conv_refiner(R) if plain else R).to(device, memory_format=fmt)
     D = build_discriminator(case.preset, 1).to(device, memory_format=fmt)
     opt_r = build_optimizer("adam", R.parameters(), 1e-4)
     opt_d = build_optimizer("adam", D.parameters(), 1e-4)
@@ -205,6 +234,11 @@ def training_rates(case: Case, device: torch.device, repeats: int) -> list[tuple
     variants = [
         ("fp32", _iteration(case, device, fast=False), "baseline"),
         ("bf16 amp + channels_last", _iteration(case, device, fast=True), "library amp=True"),
+        (
+            "bf16 amp, fp32 pads",
+            _iteration(case, device, fast=True, plain=True),
+            "previous R: plain nn.Conv2d",
+        ),
     ]
     rates = median_rates([run for _, run, _ in variants], TRAIN_BATCH, repeats, device)
     return [(name, TRAIN_BATCH, rate, note) for (name, _, note), rate in zip(variants, rates, strict=True)]

@@ -15,7 +15,31 @@ exactly that loophole: it moved ink to places where it looks like a real patch f
 digit placed at two offsets of a larger canvas came out 47 grey levels apart on average, after 2,000
 iterations at lambda 0.1), and the refined set was easier to tell from real than the synthetic one.
 With replicate padding a blank border looks like more background, so R applies the same local rule
-everywhere; ``"zeros"`` remains available.
+everywhere; ``"zeros"`` and ``"reflect"`` remain available.
+
+How the padding runs. Every kxk conv pads its own input (:class:`PaddedConv2d`: a pad op, then a conv
+with no padding), as ``nn.Conv2d(padding_mode="replicate")`` does, with one change: the pad runs in the
+maps' own dtype. Under autocast PyTorch runs ``replication_pad2d`` and ``reflection_pad2d`` in float32,
+so in bf16 every pad cast the maps to fp32, padded them in fp32, and the conv cast them back: in bf16 eyes
+inference those pads and casts took nearly twice the time of the convs. A pad only copies values, so
+padding in bf16 gives the very same numbers: R's output is bit-identical to the plain ``nn.Conv2d``
+version, in fp32 and in bf16, and the state_dict keys are the same. Measured for R alone (one thread,
+2-core AMX CPU, shared; bf16 autocast + channels_last, against the plain ``nn.Conv2d`` R in the same
+run): eyes inference 2.3x and training (forward + backward + Adam, b = 64) 1.7x, digits 1.8x and 1.1x,
+hands (k=7, 24x24) 1.16x and 1.14x; fp32 runs the same code as before (1.00-1.04x). A zero-padded R is
+still faster (eyes bf16: 1.6x inference, 1.4x training; fp32 1.1-1.5x): what remains is the pad copy and,
+on the eyes, oneDNN's slower bf16 kernel for an unpadded conv of that width.
+
+Designs measured and not kept (docs/benchmarks.md has the table). Replicate-padding the input once by
+R's receptive-field radius r, then valid convs (or zero-padded convs on that enlarged canvas, cropped at
+the end), is position-blind too but is *not* this R: the maps near the border are computed from
+replicated pixels instead of being replicated themselves (outputs 0.06-0.18 apart for the same weights,
+so trained runs would change), and it ran slower than this design in every case (the early maps grow
+by 2r). Padding once by k // 2 and re-replicating that one-pixel ring in place after every zero-padded
+conv is exact and ran eyes bf16 inference 1.4x this design (training equal), but lost on the digits, on
+hands-sized kernels and in fp32 (its canvas adds 10 % of the FLOPs at 35x55 and 56 % at 8x8). A
+zero-padded conv plus an exact correction of the border rows and columns was exact too but trained
+2.6-3.5x slower (small ops).
 
 Output range. Two choices keep R's output in the data range [-1, 1]: tanh or a clamp. We use a global
 residual with a clamp, ``R(x) = clamp(x + delta(x), -1, 1)``, with the last 1x1 conv initialised to zero:
@@ -43,6 +67,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from simgan.amp import autocast, use_amp
 
@@ -50,6 +75,8 @@ __all__ = [
     "RefinerSpec",
     "REFINER_PRESETS",
     "range_clamp",
+    "edge_pad",
+    "PaddedConv2d",
     "ResnetBlock",
     "Refiner",
     "build_refiner",
@@ -99,6 +126,44 @@ def range_clamp(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> torch.Ten
     return _RangeClamp.apply(x, lo, hi)
 
 
+def edge_pad(x: torch.Tensor, pad: tuple[int, int, int, int], mode: str = "replicate") -> torch.Tensor:
+    """``F.pad(x, pad, mode)`` in ``x``'s own dtype, under autocast too.
+
+    Autocast runs the ``replicate`` and ``reflect`` pads in float32, which costs a cast to fp32 and one
+    back for every bf16 conv; a pad only copies values, so it runs here with autocast off.
+
+    Args:
+        x: the maps to pad.
+        pad: (left, right, top, bottom), as for ``F.pad``.
+        mode: ``replicate``, ``reflect`` or ``constant`` (zeros).
+
+    Shape:
+        x: (B, C, H, W) -> (B, C, top + H + bottom, left + W + right), same dtype and memory format.
+    """
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        with torch.autocast(device, enabled=False):
+            return F.pad(x, pad, mode=mode)
+    return F.pad(x, pad, mode=mode)
+
+
+class PaddedConv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose ``replicate`` / ``reflect`` padding runs through :func:`edge_pad`, so it stays
+    in bf16 under autocast (see the module docstring). Same arguments, parameters and state_dict keys as
+    ``nn.Conv2d``, and the same output; ``zeros`` is the conv's own padding.
+
+    Shape:
+        x: (B, C_in, H, W) -> (B, C_out, H', W'), as ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode == "zeros" or isinstance(self.padding, str):
+            return super().forward(x)  # zeros: the conv pads itself; "same"/"valid": left to nn.Conv2d
+        ph, pw = self.padding
+        x = edge_pad(x, (pw, pw, ph, ph), self.padding_mode)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
 class ResnetBlock(nn.Module):
     """conv kxk -> ReLU -> conv kxk, plus the identity, then ReLU (He et al.; paper section 3.1).
 
@@ -109,8 +174,8 @@ class ResnetBlock(nn.Module):
     def __init__(self, features: int, kernel: int, padding: str = "replicate"):
         super().__init__()
         pad = kernel // 2
-        self.conv1 = nn.Conv2d(features, features, kernel, padding=pad, padding_mode=padding)
-        self.conv2 = nn.Conv2d(features, features, kernel, padding=pad, padding_mode=padding)
+        self.conv1 = PaddedConv2d(features, features, kernel, padding=pad, padding_mode=padding)
+        self.conv2 = PaddedConv2d(features, features, kernel, padding=pad, padding_mode=padding)
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,7 +207,7 @@ class Refiner(nn.Module):
         self.spec = spec
         pad = spec.kernel // 2
         self.stem = nn.Sequential(
-            nn.Conv2d(channels, spec.features, spec.kernel, padding=pad, padding_mode=spec.padding),
+            PaddedConv2d(channels, spec.features, spec.kernel, padding=pad, padding_mode=spec.padding),
             nn.ReLU(inplace=True),
         )
         self.blocks = nn.Sequential(
