@@ -138,3 +138,23 @@ def test_refine_images_bf16_on_cuda_is_close_to_fp32() -> None:
     y = refine_images(R, x, amp=True)
     assert y.dtype == torch.float32 and y.is_contiguous(memory_format=torch.channels_last)
     assert (y - refine_images(R, x, amp=False)).abs().max() < 0.05
+
+
+def test_noise_channels_make_refinement_stochastic() -> None:
+    torch.manual_seed(0)
+    R = build_refiner("digits", 1, noise_channels=2).eval()
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    assert torch.equal(R(x), x)  # identity at initialisation, whatever the noise
+    torch.nn.init.normal_(R.to_image.weight, std=0.1)  # a trained R reads its noise
+    z1, z2 = torch.randn(3, 2, 8, 8), torch.randn(3, 2, 8, 8)
+    with torch.no_grad():
+        a, b, again = R(x, z1), R(x, z2), R(x, z1)
+    assert torch.equal(a, again)  # the same z, the same refinement
+    assert (a - b).abs().mean() > 1e-3  # another z, another refinement
+    assert R.stem[0].in_channels == 3
+    with pytest.raises(ValueError, match=r"noise must be \(3, 2, 8, 8\)"):
+        R(x, torch.randn(3, 1, 8, 8))
+    with pytest.raises(ValueError, match="no noise channels"):
+        build_refiner("digits", 1)(x, z1)
+    with pytest.raises(ValueError, match="noise_channels must be >= 0"):
+        build_refiner("digits", 1, noise_channels=-1)

@@ -69,6 +69,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "ablation: one real/refined decision per image instead of per patch",
         const=True,
     )
+    f.add(
+        "--noise-channels", "K noise maps concatenated to R's input: stochastic refinement (refine --samples)"
+    )
     f.add("--pretrain-r-steps", "N_R: R updates on self-regularization only")
     f.add("--pretrain-d-steps", "N_D: D updates before the adversarial phase")
     f.add("--k-g", "K_g: R updates per iteration")

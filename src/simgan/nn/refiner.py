@@ -186,28 +186,41 @@ class ResnetBlock(nn.Module):
 class Refiner(nn.Module):
     """The refiner R: ``R(x) = clamp(x + delta(x), -1, 1)``, identity at initialisation.
 
+    Stochastic refinement (the paper's future work, "more than one refined image per synthetic image"):
+    with ``noise_channels`` K > 0, K maps of standard normal noise z are concatenated to x at the input,
+    ``R(x, z) = clamp(x + delta(x, z), -1, 1)``, so one synthetic image has many refinements. z is drawn
+    per pixel, so R stays blind to position; it is drawn from the global generator unless given.
+
     Args:
         channels: image channels C (1 for grey and depth, 3 for colour).
         spec: the architecture (:data:`REFINER_PRESETS` has the paper's).
+        noise_channels: K, noise maps concatenated to the input (0: the paper's deterministic R).
 
     Shape:
-        x: (B, C, H, W) float in [-1, 1], any H, W; returns (B, C, H, W) in [-1, 1].
+        x: (B, C, H, W) float in [-1, 1], any H, W; noise: (B, K, H, W) or None; returns (B, C, H, W) in
+        [-1, 1].
     """
 
-    def __init__(self, channels: int = 1, spec: RefinerSpec = REFINER_PRESETS["eyes"]):
+    def __init__(
+        self, channels: int = 1, spec: RefinerSpec = REFINER_PRESETS["eyes"], noise_channels: int = 0
+    ):
         super().__init__()
         if channels < 1 or spec.features < 1 or spec.blocks < 0 or spec.kernel < 1 or spec.kernel % 2 == 0:
             raise ValueError(
                 f"Refiner needs channels >= 1, features >= 1, blocks >= 0 and an odd kernel; got "
                 f"channels={channels}, {spec}"
             )
+        if noise_channels < 0:
+            raise ValueError(f"Refiner noise_channels must be >= 0, got {noise_channels}")
         if spec.padding not in ("replicate", "zeros", "reflect"):
             raise ValueError(f"Refiner padding must be replicate, zeros or reflect, got {spec.padding!r}")
         self.channels = channels
+        self.noise_channels = noise_channels
         self.spec = spec
         pad = spec.kernel // 2
+        inputs = channels + noise_channels
         self.stem = nn.Sequential(
-            PaddedConv2d(channels, spec.features, spec.kernel, padding=pad, padding_mode=spec.padding),
+            PaddedConv2d(inputs, spec.features, spec.kernel, padding=pad, padding_mode=spec.padding),
             nn.ReLU(inplace=True),
         )
         self.blocks = nn.Sequential(
@@ -218,24 +231,39 @@ class Refiner(nn.Module):
         nn.init.zeros_(self.to_image.weight)
         nn.init.zeros_(self.to_image.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"Refiner expects (B, {self.channels}, H, W), got {tuple(x.shape)}")
-        delta = self.to_image(self.blocks(self.stem(x)))  # (B, C, H, W)
+        inputs = x
+        if self.noise_channels:
+            b, _, h, w = x.shape
+            if noise is None:
+                noise = torch.randn(b, self.noise_channels, h, w, device=x.device)
+            if noise.shape != (b, self.noise_channels, h, w):
+                raise ValueError(
+                    f"Refiner noise must be {(b, self.noise_channels, h, w)}, got {tuple(noise.shape)}"
+                )
+            inputs = torch.cat([x, noise.to(x.dtype)], dim=1)  # (B, C + K, H, W)
+        elif noise is not None:
+            raise ValueError("this refiner has no noise channels (train it with --noise-channels K)")
+        delta = self.to_image(self.blocks(self.stem(inputs)))  # (B, C, H, W)
         return range_clamp(x + delta)
 
 
-def build_refiner(preset: str, channels: int, padding: str | None = None) -> Refiner:
+def build_refiner(preset: str, channels: int, padding: str | None = None, noise_channels: int = 0) -> Refiner:
     """The refiner of a named preset (``eyes``, ``hands``, ``digits``) for ``channels``-channel images;
-    ``padding`` overrides the preset's padding mode."""
+    ``padding`` overrides the preset's padding mode; ``noise_channels`` K makes it stochastic."""
     if preset not in REFINER_PRESETS:
         raise ValueError(f"unknown refiner preset {preset!r} (choose from {', '.join(REFINER_PRESETS)})")
     spec = REFINER_PRESETS[preset]
-    return Refiner(channels, spec if padding is None else replace(spec, padding=padding))
+    spec = spec if padding is None else replace(spec, padding=padding)
+    return Refiner(channels, spec, noise_channels)
 
 
 @torch.no_grad()
-def refine_images(refiner: nn.Module, images: torch.Tensor, *, amp: bool = True) -> torch.Tensor:
+def refine_images(
+    refiner: nn.Module, images: torch.Tensor, *, amp: bool = True, noise: torch.Tensor | None = None
+) -> torch.Tensor:
     """R(x) without a graph, returned in float32: what every caller that only *uses* R runs (D's step, the
     history fill, the image grids, ``simgan refine``).
 
@@ -246,12 +274,15 @@ def refine_images(refiner: nn.Module, images: torch.Tensor, *, amp: bool = True)
         refiner: R, on the device of ``images``.
         images: the synthetic batch x.
         amp: allow bf16 autocast + channels_last where it is fast.
+        noise: a stochastic R's noise maps z (None: R draws them).
 
     Shape:
-        images: (B, C, H, W) in [-1, 1] on R's device; returns (B, C, H, W) float32 in [-1, 1].
+        images: (B, C, H, W) in [-1, 1] on R's device; noise: (B, K, H, W); returns (B, C, H, W) float32
+        in [-1, 1].
     """
+    kw = {} if noise is None else {"noise": noise}
     if use_amp(amp, images.device):
         with autocast(images.device, True):
-            out = refiner(images.contiguous(memory_format=torch.channels_last))
+            out = refiner(images.contiguous(memory_format=torch.channels_last), **kw)
         return out.float()
-    return refiner(images).float()
+    return refiner(images, **kw).float()

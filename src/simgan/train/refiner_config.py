@@ -62,6 +62,8 @@ class RefinerTrainConfig:
         global_adversarial: one decision per image instead of per patch (ablation).
         refiner_padding: R's conv padding, ``replicate`` (default: R cannot tell where it is) or ``zeros``
             (see simgan.nn.refiner).
+        noise_channels: K noise maps concatenated to R's input (stochastic refinement, the paper's future
+            work): one synthetic image then has many refinements (``refine --samples S``). 0: the paper's R.
         pretrain_r_steps: N_R, R updates on self-regularization only (paper: 1000 for eyes). R starts as
             the exact identity (see simgan.nn.refiner), where this loss and its gradient are 0, so the
             default is 0: the phase only matters for a refiner that does not start at the identity.
@@ -110,6 +112,7 @@ class RefinerTrainConfig:
     history_size: int = 1024
     global_adversarial: bool = False
     refiner_padding: Literal["replicate", "zeros", "reflect"] = "replicate"
+    noise_channels: int = 0
     pretrain_r_steps: int = 0
     pretrain_d_steps: int = 200
     k_g: int = 2
@@ -181,7 +184,14 @@ def validate_config(cfg: RefinerTrainConfig) -> None:
     def bad(key: str, why: str) -> InputError:
         return InputError(f"config: {key}: {why}, got {getattr(cfg, key)!r}")
 
-    for key in ("steps", "pretrain_r_steps", "pretrain_d_steps", "num_workers", "monitor_every"):
+    for key in (
+        "steps",
+        "pretrain_r_steps",
+        "pretrain_d_steps",
+        "num_workers",
+        "monitor_every",
+        "noise_channels",
+    ):
         if getattr(cfg, key) < 0:
             raise bad(key, "must be >= 0")
     for key in (

@@ -211,7 +211,8 @@ def build_state(
     memory_format = amp_memory_format(amp)
     info = synthetic.info
     seed_everything(cfg.seed)  # weight initialisation; everything later uses its own generator
-    R = build_refiner(cfg.preset, info.channels, cfg.refiner_padding).to(device, memory_format=memory_format)
+    R = build_refiner(cfg.preset, info.channels, cfg.refiner_padding, cfg.noise_channels)
+    R = R.to(device, memory_format=memory_format)
     D = build_discriminator(
         cfg.preset, info.channels, (info.height, info.width) if cfg.global_adversarial else None
     ).to(device, memory_format=memory_format)
