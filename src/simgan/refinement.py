@@ -17,6 +17,7 @@ dataset together; the last of them to finish merges it (:mod:`simgan.data.shards
 
 from __future__ import annotations
 
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,7 @@ from simgan.data.simgan_dir import DatasetWriter, mask_classes, read_mask
 from simgan.data.source import DatasetInfo, Source, open_dataset
 from simgan.device import select_device
 from simgan.errors import InputError
+from simgan.eval.diversity import sample_id
 from simgan.nn.refiner import Refiner, build_refiner, refine_images
 from simgan.progress import off
 from simgan.train.refiner_config import BEST_NAME, RefinerTrainConfig
@@ -100,7 +102,7 @@ def load_refiner(run_or_file: str | Path, which: Which = "auto") -> tuple[Refine
     ckpt = load_checkpoint(run_or_file, "refiner", name=path.name)  # its errors name a run folder as one
     try:
         cfg = config_from_dict(RefinerTrainConfig, ckpt["config"], str(path))
-        R = build_refiner(cfg.preset, int(ckpt["image"]["channels"]), cfg.refiner_padding)
+        R = build_refiner(cfg.preset, int(ckpt["image"]["channels"]), cfg.refiner_padding, cfg.noise_channels)
         R.load_state_dict(ckpt["R"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
@@ -162,6 +164,36 @@ def _write_batch(
             writer.add(sid, image, label, mask=mask)
 
 
+def _write_samples(
+    writer: DatasetWriter,
+    outputs: list[tuple[list[str], np.ndarray]],
+    labels: list[Any],
+    masks: list[np.ndarray | None],
+) -> None:
+    for ids, pixels in outputs:
+        _write_batch(writer, ids, pixels, labels, masks)
+
+
+def _output_ids(samples: int) -> Any:
+    """id -> the ids its refinements are written under: itself, or ``ID_0`` .. ``ID_{S-1}``."""
+    if samples == 1:
+        return lambda sid: [sid]
+    return lambda sid: [sample_id(sid, s) for s in range(samples)]
+
+
+def _noise(ids: list[str], s: int, seed: int, channels: int, size: torch.Size) -> torch.Tensor:
+    """A stochastic R's noise z for refinement ``s`` of each image: a function of (seed, id, s) alone.
+
+    Shape:
+        returns (len(ids), channels, H, W) float32 on the CPU.
+    """
+    maps = []
+    for sid in ids:
+        g = torch.Generator().manual_seed(zlib.crc32(f"{seed}/{sid}/{s}".encode()))
+        maps.append(torch.randn(channels, *size, generator=g))
+    return torch.stack(maps)
+
+
 def resolve_shard(shard: tuple[int, int] | None = None) -> Shard | None:
     """The part of the input this process refines: ``shard`` (I, N), else torchrun's ``RANK``/``WORLD_SIZE``
     when the environment describes several processes, else None (all of it, as does shard 0 of 1).
@@ -190,6 +222,8 @@ def refine(
     amp: bool = True,
     compile: bool = False,
     equalize: bool | None = None,
+    samples: int = 1,
+    seed: int = 0,
 ) -> DatasetInfo | None:
     """Refine every image of ``input`` with R and write a simgan dataset to ``out``.
 
@@ -212,6 +246,11 @@ def refine(
         equalize: histogram-equalise the input before R (:mod:`simgan.data.equalize`); None: as the
             refiner's run did (its config's ``equalize``; off for a module or a run from before the
             option). The output's provenance records the choice (``equalize``).
+        samples: S refinements of every image, ids ``ID_0`` .. ``ID_{S-1}`` with the image's label and
+            mask (:mod:`simgan.eval.diversity` measures how much they differ); needs a stochastic R
+            (``train-refiner --noise-channels K``).
+        seed: seeds a stochastic R's noise; each image's noise depends only on (seed, id, s), so a
+            resumed or sharded run writes the same bytes.
 
     Returns:
         The written dataset's info (same count, ids, labels and size as the input); None for a shard
@@ -224,6 +263,8 @@ def refine(
     """
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    if samples < 1:
+        raise InputError(f"--samples must be >= 1, got {samples}")
     part = resolve_shard(shard)
     if isinstance(refiner, nn.Module):
         R, provenance = refiner, {"module": type(refiner).__name__}
@@ -234,6 +275,12 @@ def refine(
         equalize = bool(provenance.get("config", {}).get("equalize", False))
     src = equalized(src, equalize)
     info = src.info
+    noise_channels = int(getattr(R, "noise_channels", 0))
+    if samples > 1 and not noise_channels:
+        where = provenance.get("run", "the refiner")
+        raise InputError.at(
+            where, f"--samples {samples} needs a stochastic refiner (train-refiner --noise-channels K)"
+        )
     channels = getattr(R, "channels", info.channels)
     if channels != info.channels:
         raise InputError.at(
@@ -269,13 +316,15 @@ def refine(
             },
             "amp": amp,
             "equalize": equalize,
+            **({"samples": samples, "seed": seed} if noise_channels else {}),
         },
         shard=(part.index, part.count) if part else None,
     ) as writer:
         # Resume: skip ids already written. A simgan source knows its ids without decoding any pixels.
         ids = getattr(src, "ids", None)
         mine = part.indices(len(src)).tolist() if part else range(len(src))
-        todo = [i for i in mine if ids is None or ids[i] not in writer]
+        out_ids = _output_ids(samples)
+        todo = [i for i in mine if ids is None or any(o not in writer for o in out_ids(ids[i]))]
         loader = DataLoader(
             _Pending(src, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
         )
@@ -289,10 +338,15 @@ def refine(
         ):
             pending: Future[None] | None = None
             for sids, images, labels, masks in loader:
-                pixels = _to_pixels(refine_images(R, images.to(dev), amp=amp), info.dtype)  # (B, H, W, C)
+                x = images.to(dev)
+                outputs = []  # per sample s: (ids, (B, H, W, C) pixels)
+                for s in range(samples):
+                    z = _noise(sids, s, seed, noise_channels, x.shape[2:]) if noise_channels else None
+                    y = refine_images(R, x, amp=amp, noise=None if z is None else z.to(dev))
+                    outputs.append(([out_ids(sid)[s] for sid in sids], _to_pixels(y, info.dtype)))
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(_write_batch, writer, sids, pixels, labels, masks)
+                pending = pool.submit(_write_samples, writer, outputs, labels, masks)
                 bar.update(len(sids))
             if pending is not None:
                 pending.result()

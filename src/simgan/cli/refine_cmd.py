@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 
-from simgan.cli.common import add_amp, add_device, add_equalize, shard_arg
+from simgan.cli.common import add_amp, add_device, add_equalize, add_seed, shard_arg
+from simgan.data import open_dataset
+from simgan.eval.diversity import sample_diversity
 from simgan.refinement import CHECKPOINTS, refine, resolve_shard
 
 NAME = "refine"
@@ -44,6 +46,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "the last to finish merges them into one complete dataset (default under torchrun: "
         "RANK/WORLD_SIZE; else the whole input)",
     )
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="S",
+        help="write S refinements of every image (ids ID_0 .. ID_S-1, same label) and print how much they "
+        "differ; needs a stochastic refiner (train-refiner --noise-channels K)",
+    )
+    add_seed(p)
     add_amp(p)
     add_equalize(p, "as the refiner's run did")
     p.add_argument(
@@ -68,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         amp=args.amp,
         compile=args.compile,
         equalize=args.equalize,
+        samples=args.samples,
+        seed=args.seed,
     )
     if info is None:  # a shard that others have yet to join
         assert shard is not None
@@ -75,4 +88,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     merged = f" (shard {shard}: the {shard.count} shards are merged)" if shard else ""
     print(f"refined {info.count} images ({info.height}x{info.width}x{info.channels}) into {args.out}{merged}")
+    if args.samples > 1:
+        d = sample_diversity(open_dataset(args.out))
+        print(
+            f"{args.samples} refinements of each image differ by {d['diversity_l1']:.4f} on average "
+            f"(mean pairwise L1 in [0, 1] intensity, over {d['images']} images)"
+        )
     return 0
