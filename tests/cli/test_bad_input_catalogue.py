@@ -174,6 +174,12 @@ ROWS: list[tuple[list[str], str]] = [
     ([*TR, "--no-equalize=1"], "ignored explicit argument"),
     ([*TR[:6], "{run}", "--resume", "--equalize"], "cannot change equalize when resuming (the run has False"),
     (["experiment", "gap", "--out", "{out}", "--equalize", "--no-equalize", "x"], "unrecognized arguments"),
+    # stochastic refinement (issue 13.3)
+    ([*RF, "{run}", "--samples", "2"], "needs a stochastic refiner (train-refiner --noise-channels K)"),
+    ([*RF, "{run}", "--samples", "0"], "--samples must be >= 1, got 0"),
+    ([*RF, "{run}", "--samples", "two"], "invalid int value"),
+    ([*TR, "--noise-channels", "-1"], "noise_channels: must be >= 0"),
+    (["experiment", "gap", "--out", "{out}", "--noise-channels", "0"], "noise_channels must be >= 1"),
     # turing (issue 13.1)
     ([*TU[:2], "{missing}", *TU[3:]], "missing: no such file or folder"),
     ([*TU[:4], "{gaze}", *TU[5:]], "holds 8x8x1 uint8 images but --b"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simgan.errors import InputError
-from simgan.experiment.gap import ROWS, _aggregate, gap_closed, selected_rows
+from simgan.experiment.gap import OPT_IN, ROWS, _aggregate, gap_closed, selected_rows
 from simgan.experiment.table import HEADLINE, gap_table
 
 TINY = [
@@ -43,7 +43,7 @@ def test_digits_gap_writes_every_row_with_mean_and_std(tmp_path: Path, run_cli) 
     assert code == 0, err
     result = json.loads((out / "gap.json").read_text())
     assert result["task"] == "digits" and result["repeats"] == 2
-    assert set(result["results"]) == set(ROWS)  # every method by default
+    assert set(result["results"]) == set(ROWS) - set(OPT_IN)  # every method but the opt-in ones by default
     closed = {row: m["gap_closed"] for row, m in result["results"].items()}
     assert closed["synthetic"] == 0.0 and closed["real"] == pytest.approx(1.0)
     for row, m in result["results"].items():
@@ -148,7 +148,7 @@ def test_gap_closed_is_the_share_of_the_gap() -> None:
 
 
 def test_methods_pick_rows_in_table_order() -> None:
-    assert selected_rows([]) == list(ROWS)
+    assert selected_rows([]) == [r for r in ROWS if r not in OPT_IN] and "refined_samples" in OPT_IN
     assert selected_rows(["self_train", "dann"]) == ["synthetic", "dann", "self_train", "real"]
     with pytest.raises(InputError, match="unknown row 'dan'"):
         selected_rows(["dan"])
@@ -165,6 +165,26 @@ def test_methods_runs_only_those_rows(tmp_path: Path, run_cli) -> None:
     result = json.loads((out / "gap.json").read_text())
     assert list(result["results"]) == ["synthetic", "refined_consistent", "real"]
     assert not (out / "data" / "synthetic_4x_r0").exists() and not (out / "refiner").exists()
+
+
+@pytest.mark.slow
+def test_refined_samples_row_uses_a_stochastic_refiner(tmp_path: Path, run_cli) -> None:
+    out = tmp_path / "gap"
+    code, _, err = run_cli(
+        "experiment", "gap", "--config", _tiny_config(tmp_path, "digits", scale=3), "--out", out, *TINY,
+        "--repeats", "1", "--methods", "refined_samples", "--noise-channels", "3",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((out / "gap.json").read_text())
+    assert list(result["results"]) == ["synthetic", "refined_samples", "real"]
+    row = result["results"]["refined_samples"]
+    assert row["n_train"] + row["n_val"] == 3 * 256  # scale refinements of the same 256 images
+    assert row["diversity_l1"] >= 0.0
+    config = json.loads((out / "refiner_noise" / "config.json").read_text())
+    assert config["noise_channels"] == 3
+    ids = {json.loads(line)["id"] for line in (out / "data" / "refined_samples_r0" / "labels.jsonl").open()}
+    syn = [json.loads(line)["id"] for line in (out / "data" / "synthetic_r0" / "labels.jsonl").open()]
+    assert ids == {f"{i}_{s}" for i in syn for s in range(3)}
 
 
 def test_refuses_to_mix_or_delete_what_is_not_its_own(tmp_path: Path, run_cli) -> None:

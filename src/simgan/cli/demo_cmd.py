@@ -13,7 +13,7 @@ from pathlib import Path
 
 from simgan.cli.common import add_amp, add_device, add_seed
 from simgan.experiment.demo import run_demo
-from simgan.experiment.gap import ROWS
+from simgan.experiment.gap import OPT_IN, ROWS
 
 NAME = "demo"
 HELP = "run the whole loop on the embedded default (digits) and write the report"
@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=lambda t: [m.strip() for m in t.split(",") if m.strip()],
         default=None,
         metavar="ROWS",
-        help=f"comma-separated rows, from {','.join(ROWS)} (default: all; synthetic and real always run)",
+        help=f"comma-separated rows, from {','.join(ROWS)} (default: all but {','.join(OPT_IN)}; synthetic "
+        "and real always run)",
     )
     add_amp(p)
     add_seed(p)

@@ -29,7 +29,7 @@ from simgan.cli.common import (
 from simgan.config import load_config
 from simgan.data import source
 from simgan.errors import InputError
-from simgan.experiment.gap import ROWS, TASK_OF, GapConfig, RealData, run_gap, with_models
+from simgan.experiment.gap import OPT_IN, ROWS, TASK_OF, GapConfig, RealData, run_gap, with_models
 from simgan.experiment.table import format_gap
 from simgan.progress import quiet
 
@@ -69,11 +69,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--refiner", help="a trained refiner RUN to use instead of training one")
     f.add(
         "--methods",
-        f"comma-separated rows to run, from {','.join(ROWS)} (synthetic and real always run)",
+        f"comma-separated rows to run, from {','.join(ROWS)} (synthetic and real always run; all but "
+        f"{','.join(OPT_IN)} by default)",
         type=lambda t: [m.strip() for m in t.split(",") if m.strip()],
         metavar="ROWS",
         shown="all",
     )
+    f.add("--noise-channels", "refined_samples: K noise maps at the stochastic refiner's input")
     f.add("--consistent-lambda-reg", "refined_consistent: the consistent refiner's lambda")
     f.add("--lambda-consistency", "refined_consistent: weight of the consistency loss")
     f.add(

@@ -18,6 +18,8 @@ One call runs the whole S+U loop for a task, per repeat r (seed + r):
    | dann / refined_dann | synthetic / refined | DANN on the real-unlabelled images |
    | self_train / refined_self_train | synthetic / refined | a mean teacher's pseudo-labels on them |
    | synthetic_4x / refined_4x | ``scale`` x n synthetic / refined | |
+   | refined_samples (opt-in) | ``scale`` refinements of each of the n synthetic images | a stochastic
+     refiner (``noise_channels`` noise maps at R's input), in place of ``scale`` x new simulations |
    | real | the real labelled split | (the supervised upper bound) |
 
 4. evaluate every model on the real test set; aggregate mean and sample std over repeats, and the share of
@@ -61,6 +63,7 @@ from simgan.data.embedded import split_indices, write_sklearn_digits
 from simgan.data.equalize import equalized
 from simgan.data.source import Source
 from simgan.errors import InputError
+from simgan.eval.diversity import sample_diversity
 from simgan.eval.label_free import atc_accuracy, mean_disagreement, predict
 from simgan.nn.task_model import load_task_model
 from simgan.refinement import refine
@@ -82,8 +85,11 @@ ROWS = (
     "refined_self_train",
     "synthetic_4x",
     "refined_4x",
+    "refined_samples",
     "real",
 )
+# Rows a run makes only when --methods names them: refined_samples trains one more refiner per repeat.
+OPT_IN = ("refined_samples",)
 # row -> (training set, train-task --adapt)
 ROW_RECIPE = {
     "synthetic": ("synthetic", "none"),
@@ -95,6 +101,7 @@ ROW_RECIPE = {
     "refined_self_train": ("refined", "self-train"),
     "synthetic_4x": ("synthetic_4x", "none"),
     "refined_4x": ("refined_4x", "none"),
+    "refined_samples": ("refined_samples", "none"),
     "real": ("real", "none"),
 }
 # The headline metric of gap_closed per task model: (key, higher is better).
@@ -128,6 +135,8 @@ class GapConfig:
             against held-out real pixels among settings whose monitor agreement stayed >= 0.9.
         realism: also measure the two-sample test and FID (synthetic vs real, refined vs real), label
             preservation and a PCA view on repeat 0.
+        noise_channels: refined_samples: K noise maps at the stochastic refiner's input; its ``scale``
+            refinements of each synthetic image replace the 4x rows' new simulations.
     """
 
     task: Literal["digits", "eyes", "hands"] = "digits"
@@ -144,6 +153,7 @@ class GapConfig:
     methods: tuple[str, ...] = ()
     consistent_lambda_reg: float = 0.2
     lambda_consistency: float = 0.1
+    noise_channels: int = 2
 
 
 @dataclass(frozen=True)
@@ -207,7 +217,8 @@ def gap_closed(results: dict[str, dict[str, Any]], task_model: str) -> None:
 
 
 def selected_rows(methods: tuple[str, ...] | list[str]) -> list[str]:
-    """The rows a ``methods`` list asks for, in table order (empty: all); synthetic and real always.
+    """The rows a ``methods`` list asks for, in table order (empty: all but the opt-in rows); synthetic and
+    real always.
 
     Raises:
         InputError: an unknown row name.
@@ -215,7 +226,7 @@ def selected_rows(methods: tuple[str, ...] | list[str]) -> list[str]:
     unknown = [m for m in methods if m not in ROWS]
     if unknown:
         raise InputError(f"--methods: unknown row {unknown[0]!r}; choose from {', '.join(ROWS)}")
-    wanted = set(methods) | {"synthetic", "real"} if methods else set(ROWS)
+    wanted = set(methods) | {"synthetic", "real"} if methods else set(ROWS) - set(OPT_IN)
     return [r for r in ROWS if r in wanted]
 
 
@@ -346,6 +357,10 @@ def run_gap(
         raise InputError("--repeats and --n-synthetic must be >= 1")
     if cfg.consistent_lambda_reg < 0 or cfg.lambda_consistency < 0:
         raise InputError("consistent_lambda_reg and lambda_consistency must be >= 0")
+    if cfg.noise_channels < 1:
+        raise InputError(
+            f"noise_channels must be >= 1 (the refined_samples row's K), got {cfg.noise_channels}"
+        )
     rows = selected_rows(cfg.methods)
     real = real or RealData()
     out = Path(out)
@@ -398,6 +413,8 @@ def run_gap(
                 adapt=adapt,
                 unlabeled=splits["unlabeled"],
             )
+            if name == "refined_samples":  # how much the refinements of one image differ
+                m["diversity_l1"] = sample_diversity(sets[name])["diversity_l1"]
             per_repeat[name].append(m)
 
     preds = {row: [m.pop("unlabeled_predictions") for m in runs] for row, runs in per_repeat.items()}
@@ -471,6 +488,24 @@ def _training_sets(
         folder = data / f"{target}_r{r}"
         refine(run, sets[name], folder, device=device, progress=progress, amp=cfg.refiner.amp)
         sets[target] = open_dataset(folder)
+    # 3. stochastic refinement: scale refinements of each synthetic image, from a refiner with noise maps
+    if "refined_samples" in needs and cfg.scale > 1:
+        run = out / ("refiner_noise" if r == 0 else f"refiner_noise_r{r}")
+        log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the stochastic refiner (K = {cfg.noise_channels})")
+        rcfg = dataclasses.replace(cfg.refiner, seed=seed, noise_channels=cfg.noise_channels)
+        _train_refiner(rcfg, sets["synthetic"], splits, run, device, progress)
+        folder = data / f"refined_samples_r{r}"
+        refine(
+            run,
+            sets["synthetic"],
+            folder,
+            device=device,
+            progress=progress,
+            amp=cfg.refiner.amp,
+            samples=cfg.scale,
+            seed=seed,
+        )
+        sets["refined_samples"] = open_dataset(folder)
     return sets
 
 
