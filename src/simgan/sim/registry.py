@@ -57,6 +57,9 @@ class Simulator(abc.ABC):
     dtype: ClassVar[str] = "uint8"
     classes: ClassVar[tuple[str, ...] | None] = None
     label_schema: ClassVar[dict[str, Any]] = {}
+    # Names of per-pixel mask classes (0 = background) when the simulator also draws a mask per image
+    # through ``render_with_masks(rng, n, size, target) -> (images, labels, masks (n, H, W) uint8)``.
+    mask_classes: ClassVar[tuple[str, ...] | None] = None
 
     def check_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """Validate/normalise an output size (override to restrict the sizes a simulator supports)."""
@@ -156,6 +159,7 @@ def simulate(
         dtype=sim.dtype,
         classes=sim.classes,
         label_schema=sim.label_schema,
+        mask_classes=sim.mask_classes,
         provenance=provenance,
         require_same_provenance=True,  # a rerun resumes; another --seed, --n or --target is refused
     ) as writer:
@@ -166,15 +170,19 @@ def simulate(
             todo = [sid not in writer for sid in ids]
             if any(todo):
                 rng = np.random.default_rng([seed, k])
+                masks = None
                 if hasattr(sim, "render_with_params"):
                     images, labels, params = sim.render_with_params(rng, BATCH, hw, target)
+                elif sim.mask_classes:
+                    (images, labels, masks), params = sim.render_with_masks(rng, BATCH, hw, target), None
                 else:
                     (images, labels), params = sim.render(rng, BATCH, hw, target), None
                 if equalize:
                     images = equalize_images(images)
                 for j, sid in enumerate(ids):
                     if todo[j]:
-                        writer.add(sid, images[j], labels[j], None if params is None else params[j])
+                        param, mask = (None if a is None else a[j] for a in (params, masks))
+                        writer.add(sid, images[j], labels[j], param, mask=mask)
             bar.update(len(ids))
         bar.close()
     return open_dataset(out).info
