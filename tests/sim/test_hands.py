@@ -29,7 +29,6 @@ from simgan.sim.hands import (
     render_scenes,
     sample_scenes,
 )
-from simgan.sim.registry import Simulator
 
 SIM = get_simulator("hands")
 
@@ -288,12 +287,6 @@ def test_simulate_writes_a_handpose_dataset(tmp_path: Path) -> None:
 
 # --- Part masks ---------------------------------------------------------------------------------------
 
-# simulate() writes masks once the driver passes them on (the registry's Simulator.mask_classes).
-DRIVER_WRITES_MASKS = hasattr(Simulator, "mask_classes")
-needs_driver = pytest.mark.xfail(
-    not DRIVER_WRITES_MASKS, reason="simgan.sim.registry.simulate does not write masks yet", strict=True
-)
-
 
 def test_raycast_nearest_is_the_argmin_of_single_capsule_renders(rng: np.random.Generator) -> None:
     a = np.array([[-40.0, 10.0, 600.0], [10.0, -30.0, 580.0], [30.0, 40.0, 640.0], [-10.0, -50.0, 650.0]])
@@ -367,7 +360,6 @@ def test_pseudo_real_masks_are_the_clean_hands() -> None:
     assert not np.array_equal(syn, real)
 
 
-@needs_driver
 def test_simulate_writes_masks_beside_the_images(tmp_path: Path) -> None:
     info = simulate("hands", 5, tmp_path / "a", seed=3, size=(32, 32), progress=False)
     simulate("hands", 5, tmp_path / "b", seed=3, size=(32, 32), progress=False)

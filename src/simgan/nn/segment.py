@@ -8,10 +8,10 @@ network reads a depth crop and gives one logit per part at every pixel, at the i
 - decoder: nearest 2x upsampling (deterministic, unlike bilinear's backward on CUDA), concatenation with
   the encoder's map of the same size (the skip), and a block; a 1x1 conv to ``num_classes`` logits.
 
-Width 16 and depth 3 (the defaults) make 0.47 M parameters; a 64x64 batch of 64 takes a few hundred
-milliseconds forward and backward on two CPU cores. Training minimises the per-pixel cross-entropy
-(:func:`segment_loss`); predictions are the per-pixel argmax (:func:`segment_predictions`). The input size
-must be divisible by ``2**depth`` (:func:`check_segment_size`).
+Width 16 and depth 3 (the defaults) make 0.49 M parameters; a training step on 128 crops of 64x64 took
+0.84 s on one loaded CPU core (bf16 autocast, channels_last: ``train-task``'s ``amp``). Training minimises
+the per-pixel cross-entropy (:func:`segment_loss`); predictions are the per-pixel argmax
+(:func:`segment_predictions`). The input size must be divisible by ``2**depth`` (:func:`check_segment_size`).
 """
 
 from __future__ import annotations
