@@ -106,6 +106,7 @@ HT = ["train-task", "handpose", "--out", "{out}"]
 RF = ["refine", "--input", "{a}", "--out", "{out}", "--refiner"]
 SH = ["refine", "--input", "{a}", "--out", "{sharded}", "--refiner"]  # shard 0/2 of it has finished
 TU = ["turing", "--a", "{u}", "--b", "{u2}", "--out", "{out}"]
+SG = ["train-task", "segment", "--out", "{out}"]
 
 # (argv with {a}/{u}/{missing}/{out}/{root} placeholders, text the one error line must contain)
 ROWS: list[tuple[list[str], str]] = [
@@ -174,6 +175,14 @@ ROWS: list[tuple[list[str], str]] = [
     ([*TR, "--no-equalize=1"], "ignored explicit argument"),
     ([*TR[:6], "{run}", "--resume", "--equalize"], "cannot change equalize when resuming (the run has False"),
     (["experiment", "gap", "--out", "{out}", "--equalize", "--no-equalize", "x"], "unrecognized arguments"),
+    # train-task segment (issue 13.4): hand part masks
+    ([*SG, "--train", "{hands}", "--test", "{hands}"], "--train dataset has no per-pixel masks"),
+    ([*SG, "--train", "{hands}", "--test", "{hands}", "--tta"], "tta is not available for task segment"),
+    (
+        [*SG, "--train", "{hands}", "--test", "{hands}", "--adapt", "dann", "--target", "{hands}"],
+        "adapt (dann, self-train) is not available for task segment",
+    ),
+    ([*SG, "--train", "{hands}", "--test", "{hands}", "--seg-depth", "9"], "seg_depth must be in 1..6"),
     # stochastic refinement (issue 13.3)
     ([*RF, "{run}", "--samples", "2"], "needs a stochastic refiner (train-refiner --noise-channels K)"),
     ([*RF, "{run}", "--samples", "0"], "--samples must be >= 1, got 0"),
