@@ -115,19 +115,27 @@ def test_train_task_equalises_gaze_by_default(tmp_path: Path, write_toy: Callabl
     assert on["angular_error_deg"] != off["angular_error_deg"]  # the model saw other pixels
 
 
-def _write_gaze(path: Path, images: np.ndarray, write_images: Callable[..., Path]) -> Path:
+TINY_REFINER = RefinerTrainConfig(
+    preset="digits", steps=1, batch_size=4, history_size=4, pretrain_d_steps=1, monitor_every=0
+)
+
+
+def _gaze_pair(
+    tmp_path: Path, rng: np.random.Generator, write_images: Callable[..., Path]
+) -> tuple[Path, Path]:
+    """A synthetic and a real set of 12 low-contrast 24x24 gaze images (one label for all)."""
     label = {"gaze": [0.0, 0.0, -1.0], "pitch": 0.0, "yaw": 0.0}
-    return write_images(path, images, [label] * len(images), task="gaze")
+    return tuple(  # type: ignore[return-value]
+        write_images(tmp_path / name, _low_contrast(rng, 12, 24, 24), [label] * 12, task="gaze")
+        for name in ("syn", "real")
+    )
 
 
 def test_refine_equalises_as_its_run_did(
     tmp_path: Path, rng: np.random.Generator, write_images: Callable[..., Path]
 ) -> None:
-    syn = _write_gaze(tmp_path / "syn", _low_contrast(rng, 12, 24, 24), write_images)
-    real = _write_gaze(tmp_path / "real", _low_contrast(rng, 12, 24, 24), write_images)
-    cfg = RefinerTrainConfig(
-        preset="digits", steps=1, batch_size=4, history_size=4, pretrain_d_steps=1, monitor_every=0
-    )
+    syn, real = _gaze_pair(tmp_path, rng, write_images)
+    cfg = TINY_REFINER
     train_refiner(syn, real, tmp_path / "run", cfg, progress=False)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["equalize"] is True  # auto: gaze data
@@ -145,11 +153,8 @@ def test_refine_equalises_as_its_run_did(
 def test_a_run_from_before_the_option_resumes_unequalised(
     tmp_path: Path, rng: np.random.Generator, write_images: Callable[..., Path]
 ) -> None:
-    syn = _write_gaze(tmp_path / "syn", _low_contrast(rng, 12, 24, 24), write_images)
-    real = _write_gaze(tmp_path / "real", _low_contrast(rng, 12, 24, 24), write_images)
-    cfg = RefinerTrainConfig(
-        preset="digits", steps=1, batch_size=4, history_size=4, pretrain_d_steps=1, monitor_every=0
-    )
+    syn, real = _gaze_pair(tmp_path, rng, write_images)
+    cfg = TINY_REFINER
     run = tmp_path / "run"
     train_refiner(syn, real, run, cfg, progress=False)
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
