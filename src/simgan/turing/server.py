@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -229,6 +230,10 @@ def serve_study(
     Raises:
         InputError: see :meth:`Study.open` and :class:`TuringServer`.
     """
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C is how a study stops. A process started in the background by a non-interactive shell
+        # inherits SIGINT ignored (and so did one run of the test suite): take the default back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     with locked_folder(out):
         study = Study.open(a, b, out, n=n, seed=seed)
         with TuringServer(study, port) as server:
