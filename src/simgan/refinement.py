@@ -164,6 +164,30 @@ def _write_batch(
             writer.add(sid, image, label, mask=mask)
 
 
+def _pipeline(
+    loader: DataLoader,
+    writer: DatasetWriter,
+    outputs: Any,
+    bar: Any,
+) -> None:
+    """Refine the loader's batches with ``outputs(ids, images)`` and write them.
+
+    A writer thread encodes and writes batch k while this thread decodes and refines batch k + 1 (PNG
+    compression and file writes release the GIL); one batch in flight keeps the order and the memory
+    bounded, and ``.result()`` re-raises a write error (a full disk) here.
+    """
+    with bar, ThreadPoolExecutor(1, thread_name_prefix="simgan-refine-writer") as pool:
+        pending: Future[None] | None = None
+        for sids, images, labels, masks in loader:
+            done = outputs(sids, images)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_write_samples, writer, done, labels, masks)
+            bar.update(len(sids))
+        if pending is not None:
+            pending.result()
+
+
 def _write_samples(
     writer: DatasetWriter,
     outputs: list[tuple[list[str], np.ndarray]],
@@ -329,25 +353,17 @@ def refine(
             _Pending(src, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
         )
         desc = f"refine {part}" if part else "refine"
-        # A writer thread encodes and writes batch k while this thread decodes and refines batch k + 1
-        # (PNG compression and file writes release the GIL); one batch in flight keeps the order and
-        # the memory bounded, and .result() re-raises a write error (a full disk) here.
-        with (
-            tqdm(total=len(todo), desc=desc, unit="img", disable=off(progress)) as bar,
-            ThreadPoolExecutor(1, thread_name_prefix="simgan-refine-writer") as pool,
-        ):
-            pending: Future[None] | None = None
-            for sids, images, labels, masks in loader:
-                x = images.to(dev)
-                outputs = []  # per sample s: (ids, (B, H, W, C) pixels)
-                for s in range(samples):
-                    z = _noise(sids, s, seed, noise_channels, x.shape[2:]) if noise_channels else None
-                    y = refine_images(R, x, amp=amp, noise=None if z is None else z.to(dev))
-                    outputs.append(([out_ids(sid)[s] for sid in sids], _to_pixels(y, info.dtype)))
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(_write_samples, writer, outputs, labels, masks)
-                bar.update(len(sids))
-            if pending is not None:
-                pending.result()
+
+        def outputs(sids: list[str], images: torch.Tensor) -> list[tuple[list[str], np.ndarray]]:
+            """Each refinement s of the batch: its output ids and (B, H, W, C) pixels."""
+            x, out = images.to(dev), []
+            for s in range(samples):
+                z = _noise(sids, s, seed, noise_channels, x.shape[2:]) if noise_channels else None
+                y = refine_images(R, x, amp=amp, noise=None if z is None else z.to(dev))
+                out.append(([out_ids(sid)[s] for sid in sids], _to_pixels(y, info.dtype)))
+            return out
+
+        _pipeline(
+            loader, writer, outputs, tqdm(total=len(todo), desc=desc, unit="img", disable=off(progress))
+        )
     return open_dataset(out).info if writer.complete else None
