@@ -10,6 +10,7 @@ from simgan.nn.refiner import (
     REFINER_PRESETS,
     Refiner,
     RefinerSpec,
+    _micro_batch,
     build_refiner,
     range_clamp,
     refine_images,
@@ -127,6 +128,36 @@ def test_refine_images_amp_follows_the_cpu() -> None:
         assert 0 < (y - exact).abs().max() < 0.05
     else:  # no native bf16: amp falls back to fp32
         assert torch.equal(y, exact)
+
+
+def test_refine_images_runs_cache_sized_micro_batches_on_the_cpu() -> None:
+    eyes, digits = build_refiner("eyes", 1), build_refiner("digits", 1)
+    x = torch.zeros(64, 1, 35, 55)
+    # one feature map per micro-batch within 2 MiB: 64 x 35 x 55 x 2 bytes (bf16) = 246 KB per eye
+    assert _micro_batch(eyes, x, half=True) == 8 and _micro_batch(eyes, x, half=False) == 4
+    assert _micro_batch(digits, torch.zeros(1, 1, 8, 8), half=False) == 256  # 32 x 8 x 8 x 4 bytes
+    assert _micro_batch(build_refiner("hands", 1), torch.zeros(3, 1, 224, 224), half=True) == 1
+    assert _micro_batch(torch.nn.Identity(), x, half=True) == 64  # unknown width: the whole batch
+
+    torch.manual_seed(0)
+    torch.nn.init.normal_(eyes.to_image.weight, std=0.5)
+    x = torch.rand(10, 1, 35, 55) * 2 - 1  # 3 micro-batches in fp32: 4 + 4 + 2
+    with torch.no_grad():
+        whole = eyes(x)
+    assert torch.allclose(refine_images(eyes, x, amp=False), whole, atol=1e-5)
+    assert refine_images(eyes, x[:0], amp=False).shape == (0, 1, 35, 55)
+
+
+def test_a_stochastic_r_draws_its_noise_for_the_whole_batch() -> None:
+    R = build_refiner("eyes", 1, noise_channels=2).eval()
+    torch.nn.init.normal_(R.to_image.weight, std=0.5)
+    x = torch.rand(9, 1, 35, 55) * 2 - 1
+    torch.manual_seed(5)
+    chunked = refine_images(R, x, amp=False)  # 3 micro-batches
+    torch.manual_seed(5)
+    with torch.no_grad():
+        whole = R(x)  # one draw of (9, 2, 35, 55)
+    assert torch.allclose(chunked, whole, atol=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

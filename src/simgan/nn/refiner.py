@@ -268,7 +268,9 @@ def refine_images(
     history fill, the image grids, ``simgan refine``).
 
     With ``amp`` the batch runs in bf16 autocast and channels_last where the device does bf16 natively
-    (:func:`simgan.amp.bf16_fast`: CUDA, CPUs with AMX or AVX512-BF16); elsewhere it is plain fp32.
+    (:func:`simgan.amp.bf16_fast`: CUDA, CPUs with AMX or AVX512-BF16); elsewhere it is plain fp32. On
+    a CPU the batch runs in cache-sized micro-batches (:func:`_micro_batch`); a stochastic R's noise is
+    still drawn for the whole batch at once.
 
     Args:
         refiner: R, on the device of ``images``.
@@ -280,9 +282,35 @@ def refine_images(
         images: (B, C, H, W) in [-1, 1] on R's device; noise: (B, K, H, W); returns (B, C, H, W) float32
         in [-1, 1].
     """
-    kw = {} if noise is None else {"noise": noise}
-    if use_amp(amp, images.device):
-        with autocast(images.device, True):
-            out = refiner(images.contiguous(memory_format=torch.channels_last), **kw)
-        return out.float()
-    return refiner(images, **kw).float()
+    half = use_amp(amp, images.device)
+    n = _micro_batch(refiner, images, half)
+    if n < len(images) and noise is None and getattr(refiner, "noise_channels", 0):
+        b, _, h, w = images.shape  # draw the whole batch's z at once: the same z as one forward pass
+        noise = torch.randn(b, refiner.noise_channels, h, w, device=images.device)
+    chunks = images.split(n)
+    zs = [None] * len(chunks) if noise is None else noise.split(n)
+    outs = []
+    for x, z in zip(chunks, zs, strict=True):
+        kw = {} if z is None else {"noise": z}
+        if half:
+            with autocast(images.device, True):
+                outs.append(refiner(x.contiguous(memory_format=torch.channels_last), **kw).float())
+        else:
+            outs.append(refiner(x, **kw).float())
+    return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+
+# A CPU micro-batch's feature maps stay about this size, so each layer's input and output sit in the
+# caches: on a 2-core CPU R's forward pass ran 1.6x (eyes, bf16) to 2x (eyes, fp32) faster in batches of
+# 4-16 eyes than in one batch of 256 (docs/benchmarks.md).
+_CPU_CHUNK_BYTES = 2 << 20
+
+
+def _micro_batch(refiner: nn.Module, images: torch.Tensor, half: bool) -> int:
+    """Images per forward pass: all of them on an accelerator or for a refiner of unknown width, else as
+    many as keep one feature map (F x H x W) within :data:`_CPU_CHUNK_BYTES`."""
+    spec = getattr(refiner, "spec", None)
+    if images.device.type != "cpu" or not isinstance(spec, RefinerSpec) or images.ndim != 4:
+        return max(1, len(images))
+    per_image = spec.features * images.shape[2] * images.shape[3] * (2 if half else 4)
+    return max(1, _CPU_CHUNK_BYTES // per_image)
