@@ -360,14 +360,31 @@ def test_missing_ids_count_mismatch(tmp_path: Path) -> None:
     _refused(out, str(out / "labels.jsonl"), "2 samples, but dataset.json says count 3")
 
 
-@pytest.mark.parametrize("file", ["../outside.png", "images/../../outside.png", "/etc/hostname", "link.png"])
+@pytest.mark.parametrize(
+    "file",
+    ["../outside.png", "images/../../outside.png", "/etc/hostname", "link.png", "far/outside.png"],
+)
 def test_file_outside_the_dataset_is_refused(tmp_path: Path, file: str) -> None:
     out = _dataset(tmp_path)
     (tmp_path / "outside.png").write_bytes((out / "images" / "00000000.png").read_bytes())
     (out / "link.png").symlink_to(tmp_path / "outside.png")
+    (out / "far").symlink_to(tmp_path, target_is_directory=True)  # a folder link that leaves the dataset
     lines = (out / "labels.jsonl").read_text().splitlines()
     _edit_labels(out, [lines[0], json.dumps({**json.loads(lines[1]), "file": file}), lines[2]])
     _refused(out, str(out / "labels.jsonl"), "line 2", "outside the dataset folder")
+
+
+def test_links_that_stay_inside_the_dataset_are_read(tmp_path: Path) -> None:
+    out = _dataset(tmp_path)
+    (out / "near").symlink_to(out / "images", target_is_directory=True)
+    (out / "same.png").symlink_to(out / "images" / "00000000.png")
+    lines = (out / "labels.jsonl").read_text().splitlines()
+    first, second = json.loads(lines[0]), json.loads(lines[1])
+    second["file"] = "near/" + second["file"].split("/")[-1]
+    _edit_labels(out, [json.dumps({**first, "file": "same.png"}), json.dumps(second), lines[2]])
+    src = open_dataset(out)
+    assert src.files[:2] == ["same.png", second["file"]]
+    assert src.read(0).image.shape == src.read(1).image.shape
 
 
 def test_meta_errors(tmp_path: Path) -> None:

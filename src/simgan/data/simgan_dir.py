@@ -128,7 +128,7 @@ def _scan_labels(
     offsets: list[int] = []
     seen: dict[str, tuple[int, int, int]] = {}  # id -> (line number, start, length) of its first line
     pos = 0
-    resolved_root = root.resolve()
+    inside = _Inside(root)
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             start, pos = pos, pos + len(raw)
@@ -152,12 +152,10 @@ def _scan_labels(
                     repeats.append((start, pos))
                     continue
                 raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {first})")
-            if not isinstance(file, str) or not (root / file).resolve().is_relative_to(resolved_root):
+            if not isinstance(file, str) or not inside(file):
                 raise InputError.at(path, f"line {lineno}: file {file!r} lies outside the dataset folder")
             mask = rec.get("mask")
-            if mask is not None and (
-                not isinstance(mask, str) or not (root / mask).resolve().is_relative_to(resolved_root)
-            ):
+            if mask is not None and (not isinstance(mask, str) or not inside(mask)):
                 raise InputError.at(path, f"line {lineno}: mask {mask!r} lies outside the dataset folder")
             if masks is not None:
                 if mask is None:
@@ -171,6 +169,30 @@ def _scan_labels(
             files.append(file)
             offsets.append(start)
     return ids, files, np.asarray(offsets, dtype=np.int64), pos
+
+
+class _Inside:
+    """``inside(rel)``: whether ``root / rel`` resolves (symlinks followed) inside ``root``.
+
+    The same answer as resolving every path, at a fraction of the cost for a dataset's many files: each
+    distinct folder is resolved once, and a file name is resolved only when it is a link.
+    """
+
+    def __init__(self, root: Path):
+        self.root, self.resolved = root, root.resolve()
+        self.folders: dict[str, bool] = {}
+
+    def _resolves_inside(self, rel: str) -> bool:
+        return (self.root / rel).resolve().is_relative_to(self.resolved)
+
+    def __call__(self, rel: str) -> bool:
+        folder, _, name = rel.rpartition("/")
+        if name in ("", ".", "..") or os.path.isabs(rel):
+            return self._resolves_inside(rel)
+        ok = self.folders.get(folder)
+        if ok is None:
+            ok = self.folders[folder] = self._resolves_inside(folder)
+        return ok and (not os.path.islink(os.path.join(self.root, rel)) or self._resolves_inside(rel))
 
 
 def _count_lines(path: Path) -> int:
