@@ -318,7 +318,9 @@ def refine(
     amp = use_amp(amp, dev)
     R = R.to(dev, memory_format=memory_format(amp)).eval()
     if compile:
-        R = torch.compile(R, dynamic=True)  # dynamic: the last batch is smaller
+        # dynamic: the last batch is smaller; freezing: R's weights are constants here, so Inductor folds
+        # them into prepacked oneDNN convs with fused activations (eyes, bf16, 2 CPU cores: 1.6x eager)
+        R = torch.compile(R, dynamic=True, options={"freezing": True})
 
     with DatasetWriter(
         out,
