@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simgan.nn.classifier import DigitCNN
+from simgan.nn.classifier import DigitCNN, GridAvgPool
 
 
 @pytest.mark.parametrize(("channels", "size"), [(1, (8, 8)), (1, (28, 28)), (3, (32, 32)), (1, (5, 9))])
@@ -38,3 +38,20 @@ def test_fits_a_small_batch() -> None:
         opt.step()
     assert float(loss.detach()) < 0.2 * first
     assert (net.predict(x).argmax(1) == y).all()
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 3, 2, 2), (2, 3, 7, 7), (2, 1, 1, 1), (1, 2, 28, 28), (3, 4, 5, 9), (1, 1, 4, 1)]
+)
+def test_grid_pool_is_adaptive_average_pooling(shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    ours, ref = GridAvgPool(3)(x), torch.nn.AdaptiveAvgPool2d(3)(x)
+    assert ours.shape == ref.shape == (*shape[:2], 3, 3)
+    assert torch.allclose(ours, ref, atol=1e-12)
+    w = torch.randn_like(ref)  # any upstream gradient
+    (g_ours,) = torch.autograd.grad((ours * w).sum(), x)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), x)
+    assert torch.allclose(g_ours, g_ref, atol=1e-12)
+    cl = x.detach().float().contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(GridAvgPool(3)(cl), torch.nn.AdaptiveAvgPool2d(3)(cl), atol=1e-6)
