@@ -207,6 +207,8 @@ ROWS: list[tuple[list[str], str]] = [
     (["experiment", "gap", "--out", "{out}", "--methods", "dan"], "unknown row 'dan'"),
     (["experiment", "gap", "--out", "{out}", "--no-amp", "--nope"], "unrecognized arguments: --nope"),
     (["demo", "--out", "{out}", "--amp=1"], "ignored explicit argument"),
+    (["demo", "--out", "{out}", "--jobs", "0"], "--jobs: expected a number >= 1 or auto, got '0'"),
+    (["experiment", "gap", "--out", "{out}", "--jobs", "two"], "expected a number >= 1 or auto, got 'two'"),
     (["experiment", "gap", "--out", "{out}", "--consistent-lambda-reg", "-1"], "consistent_lambda_reg"),
     # output paths the OS refuses (issue 15.1): one line naming the path and the reason
     (["simulate", "digits", "--n", "4", "--out", "{file}/sub"], "file/sub: not a directory"),

@@ -168,6 +168,31 @@ def test_methods_runs_only_those_rows(tmp_path: Path, run_cli) -> None:
 
 
 @pytest.mark.slow
+def test_jobs_on_worker_processes_give_the_numbers_of_one_process(tmp_path: Path, run_cli) -> None:
+    results = {}
+    for jobs in ("1", "2"):  # tests run one thread per process, as each of the 2 workers does
+        out = tmp_path / f"gap{jobs}"
+        code, stdout, err = run_cli(
+            "experiment", "gap", "--config", _tiny_config(tmp_path, "digits"), "--out", out,
+            "--n-synthetic", "256", "--repeats", "2", "--refiner-steps", "4", "--epochs", "1",
+            "--methods", "refined,refined_consistent", "--jobs", jobs,
+        )  # fmt: skip
+        assert code == 0, err
+        results[jobs] = json.loads((out / "gap.json").read_text())
+    assert "[jobs] done refined_consistent r1" in stdout and "[gap] 2 worker processes" in stdout
+    one, two = results["1"], results["2"]
+    assert list(two["results"]) == ["synthetic", "refined", "refined_consistent", "real"]
+    for row, runs in one["per_repeat"].items():
+        assert [m["accuracy"] for m in runs] == [m["accuracy"] for m in two["per_repeat"][row]], row
+        assert [m["atc_accuracy"] for m in runs] == [m["atc_accuracy"] for m in two["per_repeat"][row]], row
+    assert two["results"]["refined"]["disagreement"] == one["results"]["refined"]["disagreement"]
+    # the realism job's results: the same two-sample accuracy and label preservation
+    for name in ("synthetic", "refined"):
+        assert two["realism"][name]["c2st_accuracy"] == one["realism"][name]["c2st_accuracy"]
+    assert two["labels"]["agreement"] == one["labels"]["agreement"]
+
+
+@pytest.mark.slow
 def test_refined_samples_row_uses_a_stochastic_refiner(tmp_path: Path, run_cli) -> None:
     out = tmp_path / "gap"
     code, _, err = run_cli(

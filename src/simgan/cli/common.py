@@ -159,6 +159,28 @@ def add_amp_flags(f: ConfigFlags, field: str = "amp") -> None:
     f.add("--no-amp", "fp32 everywhere", field=field, const=False)
 
 
+def jobs_arg(text: str) -> int:
+    """Parse ``--jobs``: a positive number of worker processes, or ``auto`` (one per CPU thread, up to 8)."""
+    from simgan.experiment.parallel import resolve_workers
+
+    try:
+        return resolve_workers(text if text == "auto" else int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 or auto, got {text!r}") from None
+
+
+def add_jobs(p: argparse.ArgumentParser, default: str) -> None:
+    """``--jobs N|auto``: an experiment's trainings on N worker processes at once."""
+    p.add_argument(
+        "--jobs",
+        type=jobs_arg,
+        default=default,
+        metavar="N",
+        help="train the repeats' refiners and row models on N processes at once, each with its share of "
+        f"the CPU threads; auto: one per CPU thread, at most 8 (default: {default})",
+    )
+
+
 EQUALIZE_HELP = "histogram-equalise every image before a model sees it (MPIIGaze's normalisation)"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simgan.cli.common import add_amp, add_device, add_seed
+from simgan.cli.common import add_amp, add_device, add_jobs, add_seed
 from simgan.experiment.demo import run_demo
 from simgan.experiment.gap import OPT_IN, ROWS
 
@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "and real always run)",
     )
     add_amp(p)
+    add_jobs(p, "auto")
     add_seed(p)
     add_device(p)
 
@@ -46,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         methods=args.methods,
         amp=args.amp,
+        workers=args.jobs,
     )
     return 0

@@ -19,6 +19,7 @@ from simgan.cli.common import (
     EQUALIZE_HELP,
     ConfigFlags,
     add_device,
+    add_jobs,
     add_json,
     add_seed,
     config_overrides,
@@ -98,6 +99,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=EQUALIZE_HELP + ", in the refiners and the task models (default: the config's; auto: eyes)",
     )
     g.add_argument("--overwrite", action="store_true", help="delete OUT first")
+    add_jobs(g, "1")
     f.add("--seed", "base seed; repeat r uses seed + r")
     add_device(g)
     add_json(g)
@@ -154,7 +156,14 @@ def run(args: argparse.Namespace) -> int:
     real = RealData(args.real_unlabeled, args.real_labeled, args.real_test, args.synthetic, args.refiner)
     log = (lambda *a, **k: None) if args.json or quiet() else print
     result = run_gap(
-        cfg, out, real=real, device=args.device, progress=not args.json, overwrite=args.overwrite, log=log
+        cfg,
+        out,
+        real=real,
+        device=args.device,
+        progress=not args.json,
+        overwrite=args.overwrite,
+        log=log,
+        workers=args.jobs,
     )
     if args.json:
         print_json({k: v for k, v in result.items() if k != "per_repeat"})

@@ -80,8 +80,10 @@ def run_demo(
     progress: bool = True,
     methods: list[str] | None = None,
     amp: bool = True,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result."""
+    """Run the demo into ``out``, print the table and write ``out/report.html``; returns the gap result.
+    ``workers``: processes training at once (:func:`simgan.experiment.gap.run_gap`)."""
     out = Path(out)
     cfg = demo_config(quick, repeats, seed, methods, amp)
     overwrite = False
@@ -93,6 +95,6 @@ def run_demo(
                 raise InputError.at(out, "holds another experiment: choose another --out")
             print(f"[demo] {out} holds a demo run with other settings: starting over")
             overwrite = True  # cleared by run_gap, under the folder's lock
-    result = run_gap(cfg, out, device=device, progress=progress, overwrite=overwrite)
+    result = run_gap(cfg, out, device=device, progress=progress, overwrite=overwrite, workers=workers)
     print(format_gap(result, out))
     return result

@@ -58,19 +58,16 @@ import torch
 
 from simgan import atomic
 from simgan.config import config_to_dict, save_config
-from simgan.data import open_dataset
-from simgan.data.embedded import split_indices, write_sklearn_digits
 from simgan.data.equalize import equalized
 from simgan.data.source import Source
 from simgan.errors import InputError
 from simgan.eval.diversity import sample_diversity
 from simgan.eval.label_free import atc_accuracy, mean_disagreement, predict
+from simgan.experiment.gap_sets import consistent_set, found_real, found_sets, prepare_real, training_sets
+from simgan.experiment.parallel import Job, run_jobs
 from simgan.nn.task_model import load_task_model
-from simgan.refinement import refine
-from simgan.sim.registry import simulate
-from simgan.train.refiner import RefinerTrainConfig, train_refiner
+from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig, train_task
-from simgan.viz.grids import save_refiner_grid
 
 __all__ = ["TASK_OF", "GapConfig", "RealData", "run_gap", "is_gap_folder", "with_models"]
 
@@ -106,7 +103,6 @@ ROW_RECIPE = {
 }
 # The headline metric of gap_closed per task model: (key, higher is better).
 GAP_METRIC = {"classify": "accuracy", "gaze": "angular_error_deg", "handpose": "mean_error_px"}
-REAL_SPLIT = {"unlabeled": 0.5, "labeled": 0.2, "test": 0.3}
 
 
 @dataclass(frozen=True)
@@ -230,36 +226,6 @@ def selected_rows(methods: tuple[str, ...] | list[str]) -> list[str]:
     return [r for r in ROWS if r in wanted]
 
 
-def _prepare_real(cfg: GapConfig, user: RealData, data: Path, progress: bool) -> dict[str, Source | None]:
-    """The real (or pseudo-real) unlabelled / labelled / test sets, made once for all repeats."""
-    given = {"unlabeled": user.unlabeled, "labeled": user.labeled, "test": user.test}
-    if any(v is not None for v in given.values()):
-        missing = [k for k in ("unlabeled", "test") if given[k] is None]
-        if missing:
-            raise InputError(f"--real-{missing[0]} is required when real folders are given")
-        resolved = {k: Path(v).resolve() for k, v in given.items() if v is not None}
-        if resolved["test"] in (resolved["unlabeled"], resolved.get("labeled")):
-            raise InputError.at(given["test"], "the test set must not also be a training set")
-        return {k: None if v is None else open_dataset(v) for k, v in given.items()}
-    out: dict[str, Source | None] = {}
-    if cfg.task == "digits":
-        split = split_indices(1797, REAL_SPLIT, seed=0)  # one fixed split: the refiner never sees test
-        for name, idx in split.items():
-            folder = data / f"real_{name}"
-            size = (int(cfg.size[0]), int(cfg.size[1])) if cfg.size and tuple(cfg.size) != (8, 8) else None
-            write_sklearn_digits(folder, idx, labelled=name != "unlabeled", size=size)
-            out[name] = open_dataset(folder)
-        return out
-    # eyes / hands: the pseudo-real target domain, from seeds no synthetic set uses.
-    size = tuple(cfg.size) if cfg.size else None
-    for k, name in enumerate(("unlabeled", "labeled", "test")):
-        folder = data / f"real_{name}"
-        seed = 1_000_003 + 7919 * cfg.seed + k
-        simulate(cfg.task, cfg.n_real, folder, seed=seed, size=size, target="pseudo-real", progress=progress)
-        out[name] = open_dataset(folder)
-    return out
-
-
 def _train_task_once(
     cfg: GapConfig,
     train: Source,
@@ -343,8 +309,14 @@ def run_gap(
     progress: bool = True,
     overwrite: bool = False,
     log: Any = print,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run the reality-gap experiment (module docstring) and write ``OUT/gap.json``.
+
+    With ``workers`` > 1 the repeats' sets, refiners and row models train as jobs on that many processes
+    (:mod:`simgan.experiment.parallel`, each with its share of the CPU threads); the table is then
+    collected from their outputs. Every job depends only on its seeds, so the numbers are those of one
+    process with as many threads as each worker had.
 
     Returns:
         ``{"task", "task_model", "repeats", "results": {row: aggregated metrics}, "per_repeat": {...},
@@ -377,7 +349,7 @@ def run_gap(
 
     default = "embedded default" if cfg.task == "digits" else "pseudo-real target"
     log(f"[gap] real data ({'user folders' if real.unlabeled else default})")
-    splits = _prepare_real(cfg, real, data, progress)
+    splits = prepare_real(cfg, real, data, progress)
     test = splits["test"]
     assert test is not None and splits["unlabeled"] is not None
     if test.info.task != TASK_OF[cfg.task]:
@@ -388,34 +360,21 @@ def run_gap(
     per_repeat: dict[str, list[dict[str, Any]]] = {row: [] for row in rows}
     needs = {ROW_RECIPE[row][0] for row in rows}
     first_sets: dict[str, Path] = {}
+    if workers > 1:
+        log(f"[gap] {workers} worker processes")
+        run_jobs(_jobs(cfg, real, out, rows, device), workers, log)
+        log = _silent  # what follows finds every job's output
     for r in range(cfg.repeats):
-        seed = cfg.seed + r
-        sets = _training_sets(cfg, real, out, splits, needs, r, device, progress, log)
+        sets = training_sets(cfg, real, out, splits, needs, r, device, progress, log)
         if splits["labeled"] is not None:
             sets["real"] = splits["labeled"]
         if r == 0:
             first_sets = {k: s.info.path for k, s in sets.items()}
         # 3-4. a fresh task model per row, tested on the real test set
         for name in rows:
-            if name == "refined_consistent":
-                sets[name] = _consistent_set(cfg, out, sets["synthetic"], splits, r, device, progress, log)
-            source, adapt = ROW_RECIPE[name]
-            if source not in sets:
-                continue
-            log(f"[gap] repeat {r + 1}/{cfg.repeats}: train {TASK_OF[cfg.task]} on {name}")
-            m = _train_task_once(
-                cfg,
-                sets[source],
-                test,
-                out / "tasks" / f"{name}_r{r}",
-                seed,
-                progress,
-                adapt=adapt,
-                unlabeled=splits["unlabeled"],
-            )
-            if name == "refined_samples":  # how much the refinements of one image differ
-                m["diversity_l1"] = sample_diversity(sets[name])["diversity_l1"]
-            per_repeat[name].append(m)
+            m = _train_row(cfg, out, sets, splits, name, r, device, progress, log)
+            if m is not None:
+                per_repeat[name].append(m)
 
     preds = {row: [m.pop("unlabeled_predictions") for m in runs] for row, runs in per_repeat.items()}
     results = {row: _aggregate(runs) for row, runs in per_repeat.items() if runs}
@@ -431,7 +390,9 @@ def run_gap(
         "results": results,
         "per_repeat": per_repeat,
     }
-    if cfg.realism:
+    if cfg.realism and workers > 1:  # the realism job wrote them
+        result.update({k: _read_json(out / f"{k}.json") for k in ("realism", "labels")})
+    elif cfg.realism:
         result.update(_measure_realism(cfg, out, first_sets, splits, device, log))
     atomic.write_json(out / "gap.json", result)
     from simgan.viz.report import build_report  # matplotlib: imported only when a report is written
@@ -440,124 +401,92 @@ def run_gap(
     return result
 
 
-def _training_sets(
+def _train_row(
     cfg: GapConfig,
-    real: RealData,
     out: Path,
+    sets: dict[str, Source],
     splits: dict[str, Source | None],
-    needs: set[str],
+    name: str,
     r: int,
     device: str | None,
     progress: bool,
     log: Any,
-) -> dict[str, Source]:
-    """Repeat r's synthetic sets (1x, and ``scale`` x when a row needs it), its refiner, and the refined
-    sets the rows need; made once and found again on a rerun."""
-    seed, data = cfg.seed + r, out / "data"
-    size = tuple(cfg.size) if cfg.size else None
-    sets: dict[str, Source] = {}
-    # 1. synthetic data (labels for free)
-    if real.synthetic is not None:
-        sets["synthetic"] = open_dataset(real.synthetic)
-    else:
-        log(f"[gap] repeat {r + 1}/{cfg.repeats}: simulate {cfg.n_synthetic} {cfg.task}")
-        folder = data / f"synthetic_r{r}"
-        simulate(cfg.task, cfg.n_synthetic, folder, seed=seed, size=size, progress=progress)
-        sets["synthetic"] = open_dataset(folder)
-        if cfg.scale > 1 and needs & {"synthetic_4x", "refined_4x"}:
-            folder = data / f"synthetic_4x_r{r}"
-            n = cfg.scale * cfg.n_synthetic
-            simulate(cfg.task, n, folder, seed=10_007 + seed, size=size, progress=progress)
-            sets["synthetic_4x"] = open_dataset(folder)
-    # 2. the refiner: R vs local D on real-unlabelled images, then refine every synthetic set
-    needs_r = needs & {"refined", "refined_4x"}
-    if real.refiner_run is not None:
-        run = Path(real.refiner_run)
-    elif not needs_r:
-        run = None
-    else:
-        run = out / ("refiner" if r == 0 else f"refiner_r{r}")
-        log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the refiner ({cfg.refiner.steps} steps) -> {run}")
-        _train_refiner(
-            dataclasses.replace(cfg.refiner, seed=seed), sets["synthetic"], splits, run, device, progress
-        )
-    for name in [k for k in ("synthetic", "synthetic_4x") if k in sets]:
-        target = name.replace("synthetic", "refined")
-        if run is None or target not in needs:
-            continue
-        folder = data / f"{target}_r{r}"
-        refine(run, sets[name], folder, device=device, progress=progress, amp=cfg.refiner.amp)
-        sets[target] = open_dataset(folder)
-    # 3. stochastic refinement: scale refinements of each synthetic image, from a refiner with noise maps
-    if "refined_samples" in needs and cfg.scale > 1:
-        run = out / ("refiner_noise" if r == 0 else f"refiner_noise_r{r}")
-        log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the stochastic refiner (K = {cfg.noise_channels})")
-        rcfg = dataclasses.replace(cfg.refiner, seed=seed, noise_channels=cfg.noise_channels)
-        _train_refiner(rcfg, sets["synthetic"], splits, run, device, progress)
-        folder = data / f"refined_samples_r{r}"
-        refine(
-            run,
-            sets["synthetic"],
-            folder,
-            device=device,
-            progress=progress,
-            amp=cfg.refiner.amp,
-            samples=cfg.scale,
-            seed=seed,
-        )
-        sets["refined_samples"] = open_dataset(folder)
-    return sets
-
-
-def _train_refiner(
-    rcfg: RefinerTrainConfig,
-    synthetic: Source,
-    splits: dict[str, Source | None],
-    run: Path,
-    device: str | None,
-    progress: bool,
-) -> None:
-    """Train (or resume, or find finished) one refiner of the experiment against the unlabelled split."""
-    assert splits["unlabeled"] is not None
-    train_refiner(
-        synthetic,
-        splits["unlabeled"],
-        run,
-        rcfg,
-        resume=True,
-        device=device,
-        progress=progress,
-        on_grid=save_refiner_grid,
+) -> dict[str, Any] | None:
+    """Row ``name`` of repeat r: its model trained (or found), tested, with its label-free signals; None
+    for a row whose training set this run has not (refined rows with a user's refiner missing, say)."""
+    if name == "refined_consistent":
+        sets[name] = consistent_set(cfg, out, sets["synthetic"], splits, r, device, progress, log)
+    source, adapt = ROW_RECIPE[name]
+    if source not in sets:
+        return None
+    log(f"[gap] repeat {r + 1}/{cfg.repeats}: train {TASK_OF[cfg.task]} on {name}")
+    assert splits["test"] is not None and splits["unlabeled"] is not None
+    m = _train_task_once(
+        cfg,
+        sets[source],
+        splits["test"],
+        out / "tasks" / f"{name}_r{r}",
+        cfg.seed + r,
+        progress,
+        adapt=adapt,
+        unlabeled=splits["unlabeled"],
     )
+    if name == "refined_samples":  # how much the refinements of one image differ
+        m["diversity_l1"] = sample_diversity(sets[name])["diversity_l1"]
+    return m
 
 
-def _consistent_set(
-    cfg: GapConfig,
-    out: Path,
-    synthetic: Source,
-    splits: dict[str, Source | None],
-    r: int,
-    device: str | None,
-    progress: bool,
-    log: Any,
-) -> Source:
-    """The refined_consistent training set of repeat r: a refiner trained with the consistency loss through
-    the synthetic row's frozen task model (``OUT/tasks/synthetic_rR``, trained first), then R_c(synthetic).
-    """
-    folder = out / "data" / f"refined_consistent_r{r}"
-    run = out / ("refiner_consistent" if r == 0 else f"refiner_consistent_r{r}")
-    task_run = out / "tasks" / f"synthetic_r{r}"
-    log(f"[gap] repeat {r + 1}/{cfg.repeats}: train the consistent refiner (frozen {task_run}) -> {run}")
-    rcfg = dataclasses.replace(
-        cfg.refiner,
-        seed=cfg.seed + r,
-        lambda_reg=cfg.consistent_lambda_reg,
-        consistency=str(task_run),
-        lambda_consistency=cfg.lambda_consistency,
-    )
-    _train_refiner(rcfg, synthetic, splits, run, device, progress)
-    refine(run, synthetic, folder, device=device, progress=progress, amp=cfg.refiner.amp)
-    return open_dataset(folder)
+# Rows that take longest start first, so the last jobs to run are short ones (synthetic first: the
+# consistent refiner waits for its model).
+_JOB_ORDER = ("synthetic", "refined_consistent", "self_train", "refined_self_train", "dann", "refined_dann")
+
+
+def _jobs(cfg: GapConfig, real: RealData, out: Path, rows: list[str], device: str | None) -> list[Job]:
+    """The run as jobs: each repeat's sets, then every (row, repeat) model, then the realism checks."""
+    jobs = [Job(f"sets r{r}", _sets_job, (cfg, real, out, r, device)) for r in range(cfg.repeats)]
+    ordered = [n for n in _JOB_ORDER if n in rows] + [n for n in rows if n not in _JOB_ORDER]
+    for r in range(cfg.repeats):
+        for name in ordered:
+            after = (f"sets r{r}",) + ((f"synthetic r{r}",) if name == "refined_consistent" else ())
+            jobs.append(Job(f"{name} r{r}", _row_job, (cfg, real, out, r, name, device), after))
+    if cfg.realism:
+        jobs.insert(cfg.repeats, Job("realism", _realism_job, (cfg, real, out, device), ("sets r0",)))
+    return jobs
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _sets_job(cfg: GapConfig, real: RealData, out: Path, r: int, device: str | None) -> None:
+    """Worker: repeat r's synthetic sets, refiner(s) and refined sets."""
+    splits = found_real(real, out / "data")
+    needs = {ROW_RECIPE[row][0] for row in selected_rows(cfg.methods)}
+    training_sets(cfg, real, out, splits, needs, r, device, False, _say)
+
+
+def _row_job(cfg: GapConfig, real: RealData, out: Path, r: int, name: str, device: str | None) -> None:
+    """Worker: row ``name`` of repeat r, on the sets its repeat's sets job made."""
+    splits = found_real(real, out / "data")
+    sets = found_sets(real, out / "data", r)
+    if splits["labeled"] is not None:
+        sets["real"] = splits["labeled"]
+    _train_row(cfg, out, sets, splits, name, r, device, False, _say)
+
+
+def _realism_job(cfg: GapConfig, real: RealData, out: Path, device: str | None) -> None:
+    """Worker: repeat 0's realism and label preservation (realism.json, labels.json, embedding.png)."""
+    splits = found_real(real, out / "data")
+    sets = {k: s.info.path for k, s in found_sets(real, out / "data", 0).items()}
+    _measure_realism(cfg, out, sets, splits, device, _say)
 
 
 def _measure_realism(

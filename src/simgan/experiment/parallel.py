@@ -1,0 +1,102 @@
+"""Run an experiment's independent jobs in several processes, each after the jobs it depends on.
+
+An experiment (``experiment gap``) is many trainings that read each other's outputs only through files:
+a repeat's refiner reads its synthetic set, a row's model reads its training set. :func:`run_jobs` runs
+such a plan on ``workers`` spawned processes, each with its share of the CPU threads, starting a job as
+soon as the jobs it names are done. On a small CPU this beats one process: the experiment's networks are
+too small to keep several threads busy (two one-thread trainings on 2 cores ran 1.6x one two-thread
+training; docs/benchmarks.md), and a workstation's cores are no longer idle.
+
+Jobs must write disjoint folders (each job's outputs are its own) and be resumable: a job that fails stops
+the plan, and the rerun finds what the finished jobs wrote.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Job", "cpu_threads", "resolve_workers", "run_jobs"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: ``fn(*args)`` in a worker process, after every job named in ``after``.
+
+    ``fn`` must be a module-level function and ``args`` picklable (they travel to a spawned process).
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+def cpu_threads() -> int:
+    """CPU threads this process may use (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int | str) -> int:
+    """``--jobs`` to a process count: a positive integer as given, ``auto`` one per CPU thread (at most 8)."""
+    if workers == "auto":
+        return min(8, cpu_threads())
+    n = int(workers)
+    if n < 1:
+        raise ValueError(f"--jobs must be >= 1 or auto, got {workers}")
+    return n
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = print) -> None:
+    """Run ``jobs`` on ``workers`` processes, each job after those it names in ``after``.
+
+    Jobs start in the order given as soon as they are ready. Each worker uses ``cpu_threads() // workers``
+    threads (at least one). A job's exception is raised here (the others that are running finish first;
+    none starts after it).
+
+    Raises:
+        ValueError: a job names a job that is not in the plan, or two jobs share a name.
+        Exception: the first exception a job raised.
+    """
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("two jobs share a name")
+    unknown = {a for j in jobs for a in j.after} - set(names)
+    if unknown:
+        raise ValueError(f"jobs wait for unknown jobs: {sorted(unknown)}")
+    threads = max(1, cpu_threads() // workers)
+    pending, done = list(jobs), set[str]()
+    running: dict[Future[Any], Job] = {}
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
+    pool = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(threads,))
+    with pool:
+        try:
+            while pending or running:
+                for job in [j for j in pending if set(j.after) <= done][: workers - len(running)]:
+                    pending.remove(job)
+                    running[pool.submit(job.fn, *job.args)] = job
+                if not running:
+                    raise ValueError(f"jobs wait for each other: {[j.name for j in pending]}")
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    job = running.pop(future)
+                    future.result()  # a job's error stops the plan here
+                    done.add(job.name)
+                    log(f"[jobs] done {job.name} ({len(done)}/{len(jobs)})")
+        except BaseException:
+            pending.clear()
+            for future in running:
+                future.cancel()
+            raise
