@@ -3,18 +3,22 @@
 8-bit grey, RGB and palette images load as uint8; 16-bit grey PNGs and TIFFs (depth maps) load as uint16
 with one channel, and so do 32-bit integer (mode "I") images whose values fit in 16 bits. Alpha is dropped.
 Pillow reduces 16-bit colour PNGs (RGB, grey+alpha) to 8 bits per channel, so those load as uint8 RGB.
+PNGs are written, and the simple ones read back, by the NumPy + zlib codec of :mod:`simgan.data.png`
+(Pillow's per-file overhead dwarfs an 8x8 or 35x55 image); every other file goes through Pillow.
 Every failure is an :class:`InputError` naming the file.
 """
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from simgan.atomic import write_bytes
+from simgan.data.png import PNG_SIGNATURE, decode_png, encode_png
 from simgan.errors import InputError
 
 __all__ = [
@@ -78,11 +82,20 @@ def read_header(path: str | Path) -> tuple[int, int, int, str]:
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to an array of shape (H, W, C), uint8 or uint16.
 
+    The file is read once; simple PNGs (as :func:`write_png` writes them) decode with
+    :func:`~simgan.data.png.decode_png`, everything else with Pillow from the same bytes.
+
     Raises:
         InputError: missing, truncated, corrupt or of an unsupported mode.
     """
     try:
-        with Image.open(path) as im:
+        with open(os.fspath(path), "rb") as f:  # the str path in OSError messages, as Pillow gave it
+            data = f.read()
+        if data.startswith(PNG_SIGNATURE):
+            arr = decode_png(data, Image.MAX_IMAGE_PIXELS)
+            if arr is not None:
+                return arr
+        with Image.open(io.BytesIO(data)) as im:
             im.load()
             mode = im.mode
             if mode not in _MODES:
@@ -94,6 +107,8 @@ def read_image(path: str | Path) -> np.ndarray:
                 if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:
                     raise InputError.at(path, "32-bit integer image outside the 16-bit range")
                 arr = arr.astype(np.uint16)
+            elif mode in ("L", "RGB"):
+                arr = np.asarray(im, dtype=np.uint8)  # already what we return: no convert() copy
             elif _MODES[mode][0] == 1:
                 arr = np.asarray(im.convert("L"), dtype=np.uint8)
             else:
@@ -116,29 +131,18 @@ def read_image(path: str | Path) -> np.ndarray:
 def write_png(path: str | Path, image: np.ndarray, durable: bool = False, atomic: bool = True) -> None:
     """Write (H, W, C) uint8 (C in 1, 3) or (H, W, 1) uint16 as PNG: atomically (a temporary file, then a
     rename), or with ``atomic`` False straight into ``path`` for writers that commit a file elsewhere (the
-    dataset writer's label line) and so never point at a torn one."""
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in (1, 3):
-        raise ValueError(f"expected an image of shape (H, W, 1|3), got {tuple(image.shape)}")
-    if image.dtype == np.uint16:
-        if image.shape[2] != 1:
-            raise ValueError("16-bit images must have one channel (PNG via Pillow)")
-        # Pillow 13 refuses fromarray(..., mode="I;16") and maps uint16 arrays to 32-bit mode "I"; build the
-        # 16-bit image from explicit little-endian bytes so every Pillow >= 10 writes a 16-bit grey PNG.
-        h, w = image.shape[:2]
-        pil = Image.frombytes("I;16", (w, h), np.ascontiguousarray(image[:, :, 0], dtype="<u2").tobytes())
-    elif image.dtype == np.uint8:
-        pil = Image.fromarray(np.ascontiguousarray(image[:, :, 0] if image.shape[2] == 1 else image))
-    else:
-        raise ValueError(f"expected uint8 or uint16 pixels, got {image.dtype}")
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG", compress_level=1)
+    dataset writer's label line) and so never point at a torn one. Encoded by
+    :func:`~simgan.data.png.encode_png` at zlib level 1.
+
+    Raises:
+        ValueError: for another shape or dtype (nothing is written).
+    """
+    data = encode_png(image, level=1)
     if atomic:
-        write_bytes(path, buf.getvalue(), durable)
+        write_bytes(path, data, durable)
     else:
         with open(path, "wb") as f:
-            f.write(buf.getvalue())
+            f.write(data)
 
 
 def _scale(dtype: np.dtype | str) -> float:
