@@ -8,7 +8,7 @@ For the paper's eye refiner (preset ``eyes``: 35x55 grey, k=3, 4 ResNet blocks o
   device), bf16 + channels_last for an R with zero instead of replicate padding (what the library's
   padding choice costs), the same for R built from plain ``nn.Conv2d(padding_mode="replicate")`` convs,
   whose pads autocast runs in fp32 (the library's R before :class:`simgan.nn.refiner.PaddedConv2d`), and
-  ``torch.compile`` (fp32) when asked for;
+  ``refine --compile``'s R (Inductor, the library's precision and micro-batches) when asked for;
 - one training iteration of Algorithm 1 with the library's own :func:`~simgan.train.refiner.refiner_step`
   (K_g = 2, full L_R of eq. 4) and :func:`~simgan.train.refiner.discriminator_step` (K_d = 1, b/2 current
   + b/2 history), batch b = 64, Adam: images/s = b / seconds per iteration, fp32 (the baseline) against
@@ -178,19 +178,17 @@ def inference_rates(
         # The same R from plain nn.Conv2d(padding_mode="replicate"): autocast pads in fp32, two casts a conv.
         ("bf16 + channels_last, fp32 pads", bf16_plain, "previous R: plain nn.Conv2d"),
     ]
-    if compile_model:
-        compiled = torch.compile(copy.deepcopy(base))
+    if compile_model:  # as `refine --compile` builds it
+        compiled = torch.compile(copy.deepcopy(r_lib), dynamic=True)
         start = time.perf_counter()
-        with torch.inference_mode():
-            compiled(x)  # the compile itself, timed on its own
+        refine_batch(compiled, x)  # the compile itself, timed on its own
         _sync(device)()
         seconds = time.perf_counter() - start
 
-        def compiled_fp32() -> None:
-            with torch.inference_mode():
-                compiled(x)
+        def compiled_library() -> None:
+            refine_batch(compiled, x)
 
-        variants.append(("torch.compile (fp32)", compiled_fp32, f"first call {seconds:.1f} s"))
+        variants.append(("refine --compile (library)", compiled_library, f"first call {seconds:.1f} s"))
     rates = median_rates([run for _, run, _ in variants], batch, repeats, device)
     return [(name, batch, rate, note) for (name, _, note), rate in zip(variants, rates, strict=True)]
 

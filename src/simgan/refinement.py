@@ -265,8 +265,8 @@ def refine(
             processes writing ``out`` together (:func:`resolve_shard`; default: torchrun's ranks, if any).
         amp: bf16 autocast + channels_last where the device does bf16 natively (:mod:`simgan.amp`); the
             choice made is recorded in the output's provenance (``amp``).
-        compile: run R through ``torch.compile`` (the first batch pays the compilation, tens of seconds on
-            a CPU; worth it for large sets).
+        compile: run R through ``torch.compile`` (the first batch pays the compilation; on a 2-core CPU
+            the compiled R measured slower than the eager one, see docs/benchmarks.md).
         equalize: histogram-equalise the input before R (:mod:`simgan.data.equalize`); None: as the
             refiner's run did (its config's ``equalize``; off for a module or a run from before the
             option). The output's provenance records the choice (``equalize``).
@@ -318,9 +318,9 @@ def refine(
     amp = use_amp(amp, dev)
     R = R.to(dev, memory_format=memory_format(amp)).eval()
     if compile:
-        # dynamic: the last batch is smaller; freezing: R's weights are constants here, so Inductor folds
-        # them into prepacked oneDNN convs with fused activations (eyes, bf16, 2 CPU cores: 1.6x eager)
-        R = torch.compile(R, dynamic=True, options={"freezing": True})
+        # dynamic: the last batch is smaller. On a 2-core CPU the compiled R ran 0.7x the eager one in
+        # its micro-batches, frozen weights or not (docs/benchmarks.md); GPUs are where it may pay.
+        R = torch.compile(R, dynamic=True)
 
     with DatasetWriter(
         out,

@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="run R through torch.compile (slow first batch; pays on large sets)",
+        help="run R through torch.compile (slow first batch; on a 2-core CPU slower than eager: for GPUs)",
     )
     add_device(p)
 

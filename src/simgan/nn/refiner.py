@@ -300,9 +300,11 @@ def refine_images(
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-# A CPU micro-batch's feature maps stay about this size, so each layer's input and output sit in the
-# caches: on a 2-core CPU R's forward pass ran 1.6x (eyes, bf16) to 2x (eyes, fp32) faster in batches of
-# 4-16 eyes than in one batch of 256 (docs/benchmarks.md).
+# A CPU micro-batch's feature maps stay about this size. Large maps cost twice on a CPU: glibc serves a
+# block above its mmap threshold (32 MiB at most) with fresh pages from the kernel on every call, so one
+# batch of 256 eyes (63 MB maps in bf16) page-faulted about half a gigabyte per forward pass, and the maps
+# miss the caches. In a fresh process (as `simgan refine` runs) R ran 2.2x faster in micro-batches of 8
+# eyes than in one batch of 256, bf16 and fp32 alike (docs/benchmarks.md).
 _CPU_CHUNK_BYTES = 2 << 20
 
 
