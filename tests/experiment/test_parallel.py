@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from simgan.errors import InputError
-from simgan.experiment.parallel import Job, cpu_threads, resolve_workers, run_jobs
+from simgan.experiment.parallel import Job, WorkerLost, cpu_threads, resolve_workers, run_jobs
 
 
 def _record(log: str, name: str, fail: bool = False) -> None:
@@ -46,6 +52,16 @@ def test_a_failing_job_stops_the_plan(tmp_path: Path) -> None:
     assert not log.exists()  # b never started
 
 
+def _die() -> None:
+    """A job whose worker the OS kills (as the out-of-memory killer would)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_worker_is_one_clear_error() -> None:
+    with pytest.raises(WorkerLost, match=r"job a: its worker process ended abruptly .* rerun the same"):
+        run_jobs([Job("a", _die)], 1, log=lambda _: None)
+
+
 @pytest.mark.parametrize(
     ("plan", "message"),
     [
@@ -64,3 +80,38 @@ def test_workers_from_the_flag() -> None:
     assert resolve_workers(3) == 3
     with pytest.raises(ValueError, match="--jobs must be >= 1"):
         resolve_workers(0)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_in_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "task: digits\nscale: 2\nn_synthetic: 256\nrepeats: 2\nrealism: false\n"
+        "refiner: {preset: digits, steps: 400, pretrain_d_steps: 2, batch_size: 16, log_every: 50}\n"
+        "task_model: {batch_size: 64, width: 4, augment: [none], amp: false, epochs: 1}\nmin_task_steps: 1\n"
+    )
+    out = tmp_path / "gap"
+    cmd = [sys.executable, "-m", "simgan", "experiment", "gap", "--config", str(config), "--out", str(out)]
+    cmd += ["--methods", "refined", "--jobs", "2", "-q"]
+    # A terminal's Ctrl-C: SIGINT to the whole process group, with its default handler in the parent (a
+    # background job of a non-interactive shell would start it ignored).
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "refiner_r1" / "stats.jsonl").is_file() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the workers never started the refiners"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err.strip().splitlines()[-1]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((out / "gap.json").read_text())
+    assert [len(result["per_repeat"][row]) for row in ("synthetic", "refined", "real")] == [2, 2, 2]

@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; bad input and the OS's refusals become one line (exit 2)."""
     from simgan import distributed
+    from simgan.experiment.parallel import WorkerLost
 
     try:
         ranks = distributed.ranks_from_env()
@@ -126,6 +127,10 @@ def _run(args: argparse.Namespace) -> int:
         rank = distributed.ranks_from_env().rank
         what = str(e) if isinstance(e, distributed.PeerStopped) else "lost contact with another process"
         print(f"simgan {args.command}: rank {rank}: {what}; {distributed.STOPPED}", file=sys.stderr)
+        return 1
+    except WorkerLost as e:  # a worker of `--jobs N` killed mid-job
+        _end_bars()
+        print(f"simgan {args.command}: {e}", file=sys.stderr)
         return 1
     except InputError as e:
         return _fail(args.command, str(e))

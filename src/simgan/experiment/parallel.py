@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Job", "cpu_threads", "resolve_workers", "run_jobs"]
+from tqdm import tqdm
+
+__all__ = ["Job", "WorkerLost", "cpu_threads", "resolve_workers", "run_jobs"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,26 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    # tqdm's default lock is a multiprocessing semaphore, which a killed worker would leave to the
+    # resource tracker (a warning at exit); a worker's bars need only a thread lock.
+    tqdm.set_lock(threading.RLock())
+    # Ctrl-C reaches every process of the terminal's group. The parent reports it in one line and every
+    # job resumes on the rerun, so a worker leaves at once, without a traceback of its own.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's workers now (a job killed mid-way resumes on the rerun)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(10)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+class WorkerLost(Exception):
+    """A worker process ended in the middle of a job: killed by a signal, or by the OS for memory."""
 
 
 def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = print) -> None:
@@ -64,7 +89,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = prin
 
     Jobs start in the order given as soon as they are ready. Each worker uses ``cpu_threads() // workers``
     threads (at least one). A job's exception is raised here (the others that are running finish first;
-    none starts after it).
+    none starts after it); on Ctrl-C the workers stop at once.
 
     Raises:
         ValueError: a job names a job that is not in the plan, or two jobs share a name.
@@ -92,11 +117,19 @@ def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = prin
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     job = running.pop(future)
-                    future.result()  # a job's error stops the plan here
+                    try:
+                        future.result()  # a job's error stops the plan here
+                    except BrokenProcessPool:
+                        raise WorkerLost(
+                            f"job {job.name}: its worker process ended abruptly (killed, or out of memory); "
+                            "rerun the same command to resume"
+                        ) from None
                     done.add(job.name)
                     log(f"[jobs] done {job.name} ({len(done)}/{len(jobs)})")
-        except BaseException:
+        except BaseException as e:
             pending.clear()
             for future in running:
                 future.cancel()
+            if isinstance(e, KeyboardInterrupt):
+                _stop_workers(pool)
             raise
