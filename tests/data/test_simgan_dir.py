@@ -362,7 +362,15 @@ def test_missing_ids_count_mismatch(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "file",
-    ["../outside.png", "images/../../outside.png", "/etc/hostname", "link.png", "far/outside.png"],
+    [
+        "../outside.png",
+        "images/../../outside.png",
+        "/etc/hostname",
+        "link.png",
+        "far/outside.png",
+        "images/00000000.png/../../link.png",  # through a file, then out by a link
+        "nope/../link.png",  # through a missing folder
+    ],
 )
 def test_file_outside_the_dataset_is_refused(tmp_path: Path, file: str) -> None:
     out = _dataset(tmp_path)

@@ -175,24 +175,24 @@ class _Inside:
     """``inside(rel)``: whether ``root / rel`` resolves (symlinks followed) inside ``root``.
 
     The same answer as resolving every path, at a fraction of the cost for a dataset's many files: each
-    distinct folder is resolved once, and a file name is resolved only when it is a link.
+    distinct folder is resolved once, and a file name is resolved only when it is a link. (On systems
+    whose paths take another separator every path is resolved.)
     """
 
     def __init__(self, root: Path):
         self.root, self.resolved = root, root.resolve()
-        self.folders: dict[str, bool] = {}
-
-    def _resolves_inside(self, rel: str) -> bool:
-        return (self.root / rel).resolve().is_relative_to(self.resolved)
+        self.folders: dict[str, Path] = {}
+        self.fast = os.sep == "/" and not os.altsep
 
     def __call__(self, rel: str) -> bool:
         folder, _, name = rel.rpartition("/")
-        if name in ("", ".", "..") or os.path.isabs(rel):
-            return self._resolves_inside(rel)
-        ok = self.folders.get(folder)
-        if ok is None:
-            ok = self.folders[folder] = self._resolves_inside(folder)
-        return ok and (not os.path.islink(os.path.join(self.root, rel)) or self._resolves_inside(rel))
+        if not self.fast or name in ("", ".", "..") or os.path.isabs(rel):
+            return (self.root / rel).resolve().is_relative_to(self.resolved)
+        where = self.folders.get(folder)
+        if where is None:
+            where = self.folders[folder] = (self.root / folder).resolve()
+        path = where / name
+        return (path.resolve() if os.path.islink(path) else path).is_relative_to(self.resolved)
 
 
 def _count_lines(path: Path) -> int:

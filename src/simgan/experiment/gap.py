@@ -66,6 +66,7 @@ from simgan.eval.label_free import atc_accuracy, mean_disagreement, predict
 from simgan.experiment.gap_sets import consistent_set, found_real, found_sets, prepare_real, training_sets
 from simgan.experiment.parallel import Job, run_jobs
 from simgan.nn.task_model import load_task_model
+from simgan.progress import quiet
 from simgan.train.refiner import RefinerTrainConfig
 from simgan.train.task import TaskConfig, train_task
 
@@ -362,7 +363,7 @@ def run_gap(
     first_sets: dict[str, Path] = {}
     if workers > 1:
         log(f"[gap] {workers} worker processes")
-        run_jobs(_jobs(cfg, real, out, rows, device), workers, log)
+        run_jobs(_jobs(cfg, real, out, rows, device, talk=progress), workers, log)
         log = _silent  # what follows finds every job's output
     for r in range(cfg.repeats):
         sets = training_sets(cfg, real, out, splits, needs, r, device, progress, log)
@@ -441,21 +442,29 @@ def _train_row(
 _JOB_ORDER = ("synthetic", "refined_consistent", "self_train", "refined_self_train", "dann", "refined_dann")
 
 
-def _jobs(cfg: GapConfig, real: RealData, out: Path, rows: list[str], device: str | None) -> list[Job]:
-    """The run as jobs: each repeat's sets, then every (row, repeat) model, then the realism checks."""
-    jobs = [Job(f"sets r{r}", _sets_job, (cfg, real, out, r, device)) for r in range(cfg.repeats)]
+def _jobs(
+    cfg: GapConfig, real: RealData, out: Path, rows: list[str], device: str | None, talk: bool
+) -> list[Job]:
+    """The run as jobs: each repeat's sets, then every (row, repeat) model, then the realism checks;
+    ``talk``: the workers print their stage lines (off for ``--json``; ``--quiet`` reaches them too)."""
+    jobs = [Job(f"sets r{r}", _sets_job, (cfg, real, out, r, device, talk)) for r in range(cfg.repeats)]
     ordered = [n for n in _JOB_ORDER if n in rows] + [n for n in rows if n not in _JOB_ORDER]
     for r in range(cfg.repeats):
         for name in ordered:
             after = (f"sets r{r}",) + ((f"synthetic r{r}",) if name == "refined_consistent" else ())
-            jobs.append(Job(f"{name} r{r}", _row_job, (cfg, real, out, r, name, device), after))
+            jobs.append(Job(f"{name} r{r}", _row_job, (cfg, real, out, r, name, device, talk), after))
     if cfg.realism:
-        jobs.insert(cfg.repeats, Job("realism", _realism_job, (cfg, real, out, device), ("sets r0",)))
+        realism = Job("realism", _realism_job, (cfg, real, out, device, talk), ("sets r0",))
+        jobs.insert(cfg.repeats, realism)
     return jobs
 
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+def _worker_log(talk: bool) -> Any:
+    return _say if talk and not quiet() else _silent
 
 
 def _silent(message: str) -> None:
@@ -466,27 +475,29 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _sets_job(cfg: GapConfig, real: RealData, out: Path, r: int, device: str | None) -> None:
+def _sets_job(cfg: GapConfig, real: RealData, out: Path, r: int, device: str | None, talk: bool) -> None:
     """Worker: repeat r's synthetic sets, refiner(s) and refined sets."""
     splits = found_real(real, out / "data")
     needs = {ROW_RECIPE[row][0] for row in selected_rows(cfg.methods)}
-    training_sets(cfg, real, out, splits, needs, r, device, False, _say)
+    training_sets(cfg, real, out, splits, needs, r, device, False, _worker_log(talk))
 
 
-def _row_job(cfg: GapConfig, real: RealData, out: Path, r: int, name: str, device: str | None) -> None:
+def _row_job(
+    cfg: GapConfig, real: RealData, out: Path, r: int, name: str, device: str | None, talk: bool
+) -> None:
     """Worker: row ``name`` of repeat r, on the sets its repeat's sets job made."""
     splits = found_real(real, out / "data")
     sets = found_sets(real, out / "data", r)
     if splits["labeled"] is not None:
         sets["real"] = splits["labeled"]
-    _train_row(cfg, out, sets, splits, name, r, device, False, _say)
+    _train_row(cfg, out, sets, splits, name, r, device, False, _worker_log(talk))
 
 
-def _realism_job(cfg: GapConfig, real: RealData, out: Path, device: str | None) -> None:
+def _realism_job(cfg: GapConfig, real: RealData, out: Path, device: str | None, talk: bool) -> None:
     """Worker: repeat 0's realism and label preservation (realism.json, labels.json, embedding.png)."""
     splits = found_real(real, out / "data")
     sets = {k: s.info.path for k, s in found_sets(real, out / "data", 0).items()}
-    _measure_realism(cfg, out, sets, splits, device, _say)
+    _measure_realism(cfg, out, sets, splits, device, _worker_log(talk))
 
 
 def _measure_realism(

@@ -88,8 +88,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = prin
     """Run ``jobs`` on ``workers`` processes, each job after those it names in ``after``.
 
     Jobs start in the order given as soon as they are ready. Each worker uses ``cpu_threads() // workers``
-    threads (at least one). A job's exception is raised here (the others that are running finish first;
-    none starts after it); on Ctrl-C the workers stop at once.
+    threads (at least one). A job's exception is raised here at once: the other workers are stopped (their
+    jobs resume on the rerun), as they are on Ctrl-C.
 
     Raises:
         ValueError: a job names a job that is not in the plan, or two jobs share a name.
@@ -119,17 +119,17 @@ def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = prin
                     job = running.pop(future)
                     try:
                         future.result()  # a job's error stops the plan here
-                    except BrokenProcessPool:
+                    except BrokenProcessPool:  # every running job fails with it: name them all
+                        names = ", ".join([job.name, *(j.name for j in running.values())])
                         raise WorkerLost(
-                            f"job {job.name}: its worker process ended abruptly (killed, or out of memory); "
-                            "rerun the same command to resume"
+                            f"a worker process ended abruptly (killed by a signal or for memory) while "
+                            f"running {names}; rerun the same command to resume"
                         ) from None
                     done.add(job.name)
                     log(f"[jobs] done {job.name} ({len(done)}/{len(jobs)})")
-        except BaseException as e:
+        except BaseException:
             pending.clear()
             for future in running:
                 future.cancel()
-            if isinstance(e, KeyboardInterrupt):
-                _stop_workers(pool)
+            _stop_workers(pool)  # report now; the jobs cut short resume on the rerun
             raise

@@ -23,7 +23,9 @@ __all__ = ["DigitCNN", "GridAvgPool"]
 
 
 class GridAvgPool(nn.Module):
-    """``nn.AdaptiveAvgPool2d(size)`` (the same bins, the same averages) as one matrix product.
+    """``nn.AdaptiveAvgPool2d(size)`` as one matrix product: the same bins, and in fp32 the same averages
+    (under bf16 autocast a weight such as 1/3 is rounded, so bins of 3 or more pixels average a little
+    differently; the digit sizes 8x8, 28x28 and 32x32 have bins of 1 or 2 pixels).
 
     PyTorch's adaptive pool runs its backward pass per bin, which on a CPU under bf16 autocast cost
     as much as all three convolutions' backward passes of a digit-CNN step; an (H*W, size^2) averaging
