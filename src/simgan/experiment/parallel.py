@@ -13,11 +13,12 @@ the plan, and the rerun finds what the finished jobs wrote.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -80,6 +81,21 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+@contextlib.contextmanager
+def _workers_start_deaf() -> Iterator[None]:
+    """Workers spawned in this block start with SIGINT ignored, so a Ctrl-C while they import torch
+    prints no traceback from them (the parent stops them); :func:`_init_worker` then takes SIGINT.
+    Signal handlers belong to the main thread: from another thread this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 class WorkerLost(Exception):
     """A worker process ended in the middle of a job: killed by a signal, or by the OS for memory."""
 
@@ -111,7 +127,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, log: Callable[[str], Any] = prin
             while pending or running:
                 for job in [j for j in pending if set(j.after) <= done][: workers - len(running)]:
                     pending.remove(job)
-                    running[pool.submit(job.fn, *job.args)] = job
+                    with _workers_start_deaf():
+                        running[pool.submit(job.fn, *job.args)] = job
                 if not running:
                     raise ValueError(f"jobs wait for each other: {[j.name for j in pending]}")
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
