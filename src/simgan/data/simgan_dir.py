@@ -37,9 +37,19 @@ import numpy as np
 
 from simgan import atomic
 from simgan.data import shards
-from simgan.data.images import read_image, write_png
-from simgan.data.labels import label_problem
-from simgan.data.source import TASKS, DatasetInfo, Sample, Source, register_layout
+from simgan.data.images import write_png
+from simgan.data.simgan_index import (
+    FORMAT,
+    HEADER_KEYS,
+    MAX_MASK_CLASSES,
+    VERSION,
+    count_lines,
+    json_default,
+    read_meta,
+    scan_labels,
+)
+from simgan.data.simgan_reader import SimganSource, mask_classes, read_mask
+from simgan.data.source import TASKS
 from simgan.errors import InputError, clip, first_difference
 
 __all__ = [
@@ -51,265 +61,6 @@ __all__ = [
     "mask_classes",
     "read_mask",
 ]
-
-FORMAT = "simgan-dataset"
-VERSION = 1
-_HEADER_KEYS = ("task", "height", "width", "channels", "dtype", "classes", "mask_classes")
-MAX_MASK_CLASSES = 256  # a mask pixel is one uint8
-
-
-def _read_meta(root: Path) -> dict[str, Any]:
-    path = root / "dataset.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError.at(path, f"malformed JSON at line {e.lineno}") from None
-    except UnicodeDecodeError:
-        raise InputError.at(path, "not UTF-8 text") from None
-    except FileNotFoundError:
-        raise InputError.at(path, "missing: not a simgan dataset folder") from None
-    except OSError as e:
-        raise InputError.at(path, f"cannot be read ({e.strerror or e.__class__.__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError.at(path, f'not a simgan dataset (expected "format": "{FORMAT}")')
-    if meta.get("version") != VERSION:
-        raise InputError.at(
-            path, f"unknown format version {meta.get('version')!r} (this simgan reads version {VERSION})"
-        )
-    for k in ("height", "width", "channels"):
-        if not isinstance(meta.get(k), int) or meta[k] <= 0:
-            raise InputError.at(path, f"{k!r} must be a positive integer")
-    if meta.get("dtype") not in ("uint8", "uint16"):
-        raise InputError.at(path, f"'dtype' must be uint8 or uint16, got {meta.get('dtype')!r}")
-    if meta.get("task") not in (None, *TASKS):
-        raise InputError.at(path, f"unknown task {meta.get('task')!r} (known: {', '.join(TASKS)})")
-    classes = meta.get("classes")
-    if classes is not None and not (
-        isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
-    ):
-        raise InputError.at(path, f"'classes' must be a list of class names, got {classes!r:.60}")
-    names = meta.get("mask_classes")
-    if names is not None and not (
-        isinstance(names, list)
-        and 2 <= len(names) <= MAX_MASK_CLASSES
-        and all(isinstance(c, str) for c in names)
-    ):
-        raise InputError.at(
-            path, f"'mask_classes' must list 2 to {MAX_MASK_CLASSES} class names, got {names!r:.60}"
-        )
-    return meta
-
-
-def _scan_labels(
-    root: Path,
-    strict_tail: bool,
-    meta: dict[str, Any] | None = None,
-    repeats: list[tuple[int, int]] | None = None,
-    name: str = "labels.jsonl",
-    masks: list[str] | None = None,
-) -> tuple[list[str], list[str], np.ndarray, int]:
-    """Validate labels.jsonl (or the lines file ``name``, a shard's); return ids, files, byte offsets of
-    each line, and the good byte length.
-
-    With ``strict_tail`` False (the writer resuming), a torn last line without a newline is tolerated
-    and excluded from the good length; everywhere else it is an error naming the line. With ``meta``
-    (a reader opening the dataset) every label is checked against its task (:func:`label_problem`).
-    With ``repeats`` (the writer resuming), a line that repeats an earlier line of its id byte for byte
-    is skipped and its (start, end) byte range appended there: two writers that ran at once without a
-    lock (an older simgan) commit the same sample twice. Lines that share an id but differ stay errors.
-    With ``masks`` (a reader of a dataset whose ``meta`` lists ``mask_classes``) every line must name
-    its mask file, appended there. A ``mask`` outside the dataset folder is refused like a ``file``.
-    """
-    task = meta.get("task") if meta else None
-    n_classes = len(meta["classes"]) if meta and meta.get("classes") else None
-    path = root / name
-    ids: list[str] = []
-    files: list[str] = []
-    offsets: list[int] = []
-    seen: dict[str, tuple[int, int, int]] = {}  # id -> (line number, start, length) of its first line
-    pos = 0
-    inside = _Inside(root)
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            start, pos = pos, pos + len(raw)
-            if not raw.endswith(b"\n") and not strict_tail:
-                return ids, files, np.asarray(offsets, dtype=np.int64), start
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise InputError.at(path, f"line {lineno}: malformed JSON") from None
-            if not isinstance(rec, dict) or "id" not in rec or "file" not in rec or "label" not in rec:
-                raise InputError.at(path, f"line {lineno}: expected an object with id, file and label")
-            sid, file = str(rec["id"]), rec["file"]
-            problem = label_problem(task, rec["label"], n_classes) if task else None
-            if problem is not None:
-                raise InputError.at(path, f"line {lineno}: {problem}")
-            if sid in seen:
-                first, first_start, first_len = seen[sid]
-                if repeats is not None and raw == os.pread(f.fileno(), first_len, first_start):
-                    repeats.append((start, pos))
-                    continue
-                raise InputError.at(path, f"line {lineno}: duplicate id {sid!r} (first on line {first})")
-            if not isinstance(file, str) or not inside(file):
-                raise InputError.at(path, f"line {lineno}: file {file!r} lies outside the dataset folder")
-            mask = rec.get("mask")
-            if mask is not None and (not isinstance(mask, str) or not inside(mask)):
-                raise InputError.at(path, f"line {lineno}: mask {mask!r} lies outside the dataset folder")
-            if masks is not None:
-                if mask is None:
-                    raise InputError.at(
-                        path,
-                        f"line {lineno}: no mask, but dataset.json lists mask_classes (every sample has one)",
-                    )
-                masks.append(mask)
-            seen[sid] = (lineno, start, len(raw))
-            ids.append(sid)
-            files.append(file)
-            offsets.append(start)
-    return ids, files, np.asarray(offsets, dtype=np.int64), pos
-
-
-class _Inside:
-    """``inside(rel)``: whether ``root / rel`` resolves (symlinks followed) inside ``root``.
-
-    The same answer as resolving every path, at a fraction of the cost for a dataset's many files: each
-    distinct folder is resolved once, and a file name is resolved only when it is a link. (On systems
-    whose paths take another separator every path is resolved.)
-    """
-
-    def __init__(self, root: Path):
-        self.root, self.resolved = root, root.resolve()
-        self.folders: dict[str, Path] = {}
-        self.fast = os.sep == "/" and not os.altsep
-
-    def __call__(self, rel: str) -> bool:
-        folder, _, name = rel.rpartition("/")
-        if not self.fast or name in ("", ".", "..") or os.path.isabs(rel):
-            return (self.root / rel).resolve().is_relative_to(self.resolved)
-        where = self.folders.get(folder)
-        if where is None:
-            where = self.folders[folder] = (self.root / folder).resolve()
-        path = where / name
-        return (path.resolve() if os.path.islink(path) else path).is_relative_to(self.resolved)
-
-
-def _count_lines(path: Path) -> int:
-    """Newline-terminated lines of ``path``, read in 64 KiB blocks without parsing them."""
-    with open(path, "rb") as f:
-        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 16), b""))
-
-
-def _json_default(obj: Any) -> Any:
-    """Let labels hold NumPy scalars and arrays (a simulator's natural output) as JSON numbers and lists."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"label value of type {type(obj).__name__} is not JSON serialisable")
-
-
-class SimganSource(Source):
-    """Reader for a simgan dataset directory; labels are parsed lazily from ``labels.jsonl`` offsets."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        meta = _read_meta(root)
-        if not meta.get("complete", True):
-            raise InputError.at(
-                root, "incomplete dataset (an interrupted write): rerun the command that made it to resume"
-            )
-        labels_path = root / "labels.jsonl"
-        if not labels_path.is_file():
-            raise InputError.at(labels_path, "missing (every simgan dataset has labels.jsonl)")
-        names = meta.get("mask_classes")
-        self.masks: list[str] | None = [] if names else None  # each sample's mask file, when it has one
-        self.ids, self.files, self._offsets, _ = _scan_labels(
-            root, strict_tail=True, meta=meta, masks=self.masks
-        )
-        if meta.get("count") is not None and meta["count"] != len(self.ids):
-            raise InputError.at(
-                labels_path,
-                f"{len(self.ids)} samples, but dataset.json says count {meta['count']} (missing ids)",
-            )
-        if not self.ids:
-            raise InputError.at(root, "empty dataset: labels.jsonl has no samples")
-        classes = meta.get("classes")
-        self.meta = meta
-        self.info = DatasetInfo(
-            layout="simgan",
-            path=root,
-            count=len(self.ids),
-            height=meta["height"],
-            width=meta["width"],
-            channels=meta["channels"],
-            dtype=meta["dtype"],
-            task=meta.get("task"),
-            classes=tuple(classes) if classes else None,
-            extra={k: meta[k] for k in ("label_schema", "provenance", "mask_classes") if k in meta},
-        )
-        self._fh: tuple[int, Any] | None = None
-
-    def _labels_file(self) -> Any:
-        # One handle per process: DataLoader workers fork and must not share a file position.
-        if self._fh is None or self._fh[0] != os.getpid():
-            self._fh = (os.getpid(), open(self.root / "labels.jsonl", "rb"))
-        return self._fh[1]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_fh": None}
-
-    def close(self) -> None:
-        """Close this process's handle on ``labels.jsonl`` (reopened on the next label read)."""
-        fh, self._fh = getattr(self, "_fh", None), None
-        if fh is not None and fh[0] == os.getpid():
-            fh[1].close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def sample_id(self, index: int) -> str:
-        return self.ids[index]
-
-    def label(self, index: int) -> Any:
-        f = self._labels_file()
-        f.seek(int(self._offsets[index]))
-        return json.loads(f.readline())["label"]
-
-    def pixels(self, index: int) -> np.ndarray:
-        path = self.root / self.files[index]
-        return self.check_shape(read_image(path), path)
-
-    def read(self, index: int) -> Sample:
-        return Sample(self.ids[index], self.pixels(index), self.label(index))
-
-    def mask(self, index: int) -> np.ndarray | None:
-        """The mask of sample ``index`` (H, W) uint8, or None when the dataset has no masks.
-
-        Raises:
-            InputError: a mask file that is missing, corrupt, of another size or type, or that holds an
-                id beyond ``mask_classes``.
-        """
-        if self.masks is None:
-            return None
-        path = self.root / self.masks[index]
-        mask = read_image(path)
-        i = self.info
-        if mask.shape != (i.height, i.width, 1) or mask.dtype != np.uint8:
-            h, w, c = mask.shape
-            raise InputError.at(
-                path, f"mask is {h}x{w}x{c} {mask.dtype}, expected {i.height}x{i.width}x1 uint8 (class ids)"
-            )
-        n = len(self.meta["mask_classes"])
-        if int(mask.max()) >= n:
-            raise InputError.at(
-                path, f"mask holds class id {int(mask.max())}, but mask_classes has {n} names"
-            )
-        return mask[:, :, 0]
-
-
-register_layout("simgan", detect=lambda p: (p / "dataset.json").is_file(), priority=10)(SimganSource)
 
 
 class DatasetWriter:
@@ -406,12 +157,12 @@ class DatasetWriter:
             if any(p.name not in ("images", "masks") and not _is_lock(p.name) for p in self.root.iterdir()):
                 raise InputError.at(self.root, "exists, is not empty and is not a simgan dataset")
             return None
-        old = _read_meta(self.root)
+        old = read_meta(self.root)
         new = {**self.header}
-        keys: tuple[str, ...] = _HEADER_KEYS
+        keys: tuple[str, ...] = HEADER_KEYS
         if self._same_provenance:
             # Compare as JSON would store it (tuples become lists).
-            new["provenance"] = json.loads(json.dumps(self.provenance, default=_json_default))
+            new["provenance"] = json.loads(json.dumps(self.provenance, default=json_default))
             keys += ("provenance",)
         found = first_difference({k: old.get(k) for k in keys}, {k: new.get(k) for k in keys})
         if found is not None:
@@ -429,7 +180,7 @@ class DatasetWriter:
         labels = self.root / self._lines
         if labels.is_file():
             repeats: list[tuple[int, int]] = []
-            ids, _, _, good = _scan_labels(self.root, strict_tail=False, repeats=repeats, name=self._lines)
+            ids, _, _, good = scan_labels(self.root, strict_tail=False, repeats=repeats, name=self._lines)
             if repeats:  # keep one copy of each repeated sample (and drop a torn last line)
                 data, kept, at = labels.read_bytes()[:good], [], 0
                 for start, end in repeats:
@@ -459,7 +210,7 @@ class DatasetWriter:
         assert self.shard is not None
         old = self._check_meta()
         if old is not None and old.get("complete"):  # a rerun after the merge: nothing left to write
-            self._ids = set(_scan_labels(self.root, strict_tail=True)[0])
+            self._ids = set(scan_labels(self.root, strict_tail=True)[0])
             shards.remove(self.root)  # what a merge stopped before its clean-up left behind
             self.complete = True
             return
@@ -472,7 +223,7 @@ class DatasetWriter:
             )
         self._make_folders()
         if (self.root / self.shard.done_name).is_file():  # finished before; the merge waits for others
-            self._ids = set(_scan_labels(self.root, strict_tail=True, name=self._lines)[0])
+            self._ids = set(scan_labels(self.root, strict_tail=True, name=self._lines)[0])
             return
         for name in ("dataset.json", "labels.jsonl"):  # the shards write these under the merge lock only
             for tmp in self.root.glob(f".{name}.*.tmp"):
@@ -538,7 +289,7 @@ class DatasetWriter:
         record["label"] = label
         if params is not None:
             record["params"] = params
-        line = json.dumps(record, separators=(",", ":"), default=_json_default)
+        line = json.dumps(record, separators=(",", ":"), default=json_default)
         self._labels.write(line.encode("utf-8") + b"\n")  # one write: the sample's commit point
         self._labels.flush()
         self._ids.add(sample_id)
@@ -579,7 +330,7 @@ class DatasetWriter:
 
     def _check_lines(self, name: str, expected: int, wrote: str) -> None:
         """Refuse to mark complete a lines file that holds other than ``expected`` lines."""
-        n_lines = _count_lines(self.root / name)
+        n_lines = count_lines(self.root / name)
         if n_lines != expected:
             raise InputError.at(
                 self.root / name,
@@ -590,7 +341,7 @@ class DatasetWriter:
     def _merge(self) -> None:
         """The last shard to finish: merge every shard's lines into the complete dataset."""
         assert self.shard is not None
-        if _read_meta(self.root).get("complete"):  # another shard merged, this one's lines included
+        if read_meta(self.root).get("complete"):  # another shard merged, this one's lines included
             self.complete = True
             return
         total = shards.merge(self.root, self.shard.count)
@@ -640,26 +391,3 @@ class DatasetWriter:
 def _is_lock(name: str) -> bool:
     """A lock file of the writers (:class:`atomic.FolderLock`): ``.simgan.lock``, ``.simgan.*.lock``."""
     return name.startswith(".simgan.") and name.endswith(".lock")
-
-
-def _unwrapped(source: Source) -> Source:
-    """The source a wrapper reads through (a wrapper, like ``EqualizedSource``, keeps it as ``inner``)."""
-    while isinstance(getattr(source, "inner", None), Source):
-        source = source.inner  # type: ignore[attr-defined]
-    return source
-
-
-def mask_classes(source: Source) -> tuple[str, ...] | None:
-    """The class names of ``source``'s per-pixel masks, in id order; None when it has no masks (every
-    layout but a simgan dataset whose ``dataset.json`` lists ``mask_classes``)."""
-    names = source.info.extra.get("mask_classes")
-    return tuple(names) if names else None
-
-
-def read_mask(source: Source, index: int) -> np.ndarray | None:
-    """Sample ``index``'s mask (H, W) uint8 of class ids, or None when ``source`` has no masks.
-
-    Wrappers are seen through: an equalised view of a dataset has its masks (equalising moves no pixel).
-    """
-    inner = _unwrapped(source)
-    return inner.mask(index) if isinstance(inner, SimganSource) else None
