@@ -232,6 +232,60 @@ def resolve_shard(shard: tuple[int, int] | None = None) -> Shard | None:
     return part if part.count > 1 else None
 
 
+def _checked_inputs(
+    refiner: str | Path | nn.Module,
+    input: str | Path | Source,
+    out: str | Path,
+    checkpoint: Which,
+    equalize: bool | None,
+    samples: int,
+) -> tuple[nn.Module, dict[str, Any], Source, bool]:
+    """R and its provenance, the input (equalised as asked, or as R's run did) and the equalize choice,
+    after the checks that need no device: channels, --samples against R, --out against the input."""
+    if isinstance(refiner, nn.Module):
+        R, provenance = refiner, {"module": type(refiner).__name__}
+    else:
+        R, provenance = load_refiner(refiner, checkpoint)
+    src = input if isinstance(input, Source) else open_dataset(input)
+    if equalize is None:
+        equalize = bool(provenance.get("config", {}).get("equalize", False))
+    src = equalized(src, equalize)
+    info = src.info
+    if samples > 1 and not getattr(R, "noise_channels", 0):
+        where = provenance.get("run", "the refiner")
+        raise InputError.at(
+            where, f"--samples {samples} needs a stochastic refiner (train-refiner --noise-channels K)"
+        )
+    channels = getattr(R, "channels", info.channels)
+    if channels != info.channels:
+        raise InputError.at(
+            info.path, f"images have {info.channels} channel(s) but the refiner expects {channels}"
+        )
+    if Path(out).resolve() == Path(info.path).resolve():
+        raise InputError.at(out, "is the input folder; write the refined dataset to another --out")
+    return R, provenance, src, equalize
+
+
+def _refined_writer(out: Path, src: Source, provenance: dict[str, Any], part: Shard | None) -> DatasetWriter:
+    """The refined dataset's writer: the input's size, task, classes, label schema and masks; resuming
+    only with the same ``provenance`` (refiner, input, precision)."""
+    info = src.info
+    return DatasetWriter(
+        out,
+        height=info.height,
+        width=info.width,
+        channels=info.channels,
+        dtype=info.dtype,
+        task=info.task,
+        classes=info.classes,
+        label_schema=info.extra.get("label_schema"),
+        mask_classes=mask_classes(src),  # the input's per-pixel masks, kept like its labels
+        require_same_provenance=True,  # resuming is only safe with the same refiner and input
+        provenance=provenance,
+        shard=(part.index, part.count) if part else None,
+    )
+
+
 def refine(
     refiner: str | Path | nn.Module,
     input: str | Path | Source,
@@ -290,29 +344,8 @@ def refine(
     if samples < 1:
         raise InputError(f"--samples must be >= 1, got {samples}")
     part = resolve_shard(shard)
-    if isinstance(refiner, nn.Module):
-        R, provenance = refiner, {"module": type(refiner).__name__}
-    else:
-        R, provenance = load_refiner(refiner, checkpoint)
-    src = input if isinstance(input, Source) else open_dataset(input)
-    if equalize is None:
-        equalize = bool(provenance.get("config", {}).get("equalize", False))
-    src = equalized(src, equalize)
-    info = src.info
-    noise_channels = int(getattr(R, "noise_channels", 0))
-    if samples > 1 and not noise_channels:
-        where = provenance.get("run", "the refiner")
-        raise InputError.at(
-            where, f"--samples {samples} needs a stochastic refiner (train-refiner --noise-channels K)"
-        )
-    channels = getattr(R, "channels", info.channels)
-    if channels != info.channels:
-        raise InputError.at(
-            info.path, f"images have {info.channels} channel(s) but the refiner expects {channels}"
-        )
-    out = Path(out)
-    if out.resolve() == Path(info.path).resolve():
-        raise InputError.at(out, "is the input folder; write the refined dataset to another --out")
+    R, provenance, src, equalize = _checked_inputs(refiner, input, out, checkpoint, equalize, samples)
+    info, noise_channels = src.info, int(getattr(R, "noise_channels", 0))
     dev = select_device(device if not isinstance(device, torch.device) else str(device))
     dev = distributed.rank_device(dev, distributed.ranks_from_env())  # under torchrun: cuda:LOCAL_RANK
     amp = use_amp(amp, dev)
@@ -321,31 +354,14 @@ def refine(
         # dynamic: the last batch is smaller. On a 2-core CPU the compiled R ran 0.7x the eager one in
         # its micro-batches, frozen weights or not (docs/benchmarks.md); GPUs are where it may pay.
         R = torch.compile(R, dynamic=True)
-
-    with DatasetWriter(
-        out,
-        height=info.height,
-        width=info.width,
-        channels=info.channels,
-        dtype=info.dtype,
-        task=info.task,
-        classes=info.classes,
-        label_schema=info.extra.get("label_schema"),
-        mask_classes=mask_classes(src),  # the input's per-pixel masks, kept like its labels
-        require_same_provenance=True,  # resuming is only safe with the same refiner and input
-        provenance={
-            "refined_by": provenance,
-            "input": {
-                "path": str(info.path),
-                "layout": info.layout,
-                "provenance": info.extra.get("provenance"),
-            },
-            "amp": amp,
-            "equalize": equalize,
-            **({"samples": samples, "seed": seed} if noise_channels else {}),
-        },
-        shard=(part.index, part.count) if part else None,
-    ) as writer:
+    record = {
+        "refined_by": provenance,
+        "input": {"path": str(info.path), "layout": info.layout, "provenance": info.extra.get("provenance")},
+        "amp": amp,
+        "equalize": equalize,
+        **({"samples": samples, "seed": seed} if noise_channels else {}),
+    }
+    with _refined_writer(Path(out), src, record, part) as writer:
         # Resume: skip ids already written. A simgan source knows its ids without decoding any pixels.
         ids = getattr(src, "ids", None)
         mine = part.indices(len(src)).tolist() if part else range(len(src))
