@@ -475,6 +475,49 @@ def _learner(
 
 
 @distributed.main_writer("out")
+def _train_on_the_mix(
+    cfg: TaskConfig,
+    train: Sequence[Source],
+    train_data: Any,
+    val_data: Any,
+    target_data: Any,
+    fit_kw: dict[str, Any],
+) -> tuple[Any, int]:
+    """Steps 3 and 3b of :func:`train_task`: train on the --train mix (with DANN's domain loss when
+    asked), then self-train from the best source-only model when asked; (best epoch's record, steps)."""
+    model, device, generator, ranks = fit_kw["model"], fit_kw["device"], fit_kw["generator"], fit_kw["ranks"]
+    epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
+    learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
+    best, steps = _fit(
+        phase="train",
+        train=train_data,
+        val=val_data,
+        epochs=epochs,
+        lr=cfg.lr,
+        learner=learner,
+        min_steps=cfg.min_steps,
+        **fit_kw,
+    )
+
+    # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
+    aligned = cfg.adapt == "self-train" and cfg.task == "classify" and cfg.pseudo_align
+    prior = class_prior(train, num_outputs(cfg.task, train)) if aligned else None
+    learner = _learner(cfg, "self-train", model, target_data, device, generator, ranks, prior)
+    if learner is not None:
+        best, more = _fit(
+            phase="self-train",
+            train=train_data,
+            val=val_data,
+            epochs=epochs,
+            lr=cfg.lr * cfg.adapt_lr_factor,
+            learner=learner,
+            min_steps=cfg.min_steps,
+            **fit_kw,
+        )
+        steps += more
+    return best, steps
+
+
 def train_task(
     cfg: TaskConfig,
     train: Sequence[Source | str | Path],
@@ -564,36 +607,8 @@ def train_task(
     fit_kw.update({"generator": generator, "out": out, "history": history, "progress": progress})
     tb = open_loggers(out, log_to, "task", config=config_to_dict(cfg)) if ranks.main else None
     fit_kw.update({"ranks": ranks, "tb": tb, "amp": amp})
-    epochs = planned_epochs(cfg, len(train_data), world=ranks.world)
-    learner = _learner(cfg, "dann", model, target_data, device, generator, ranks)
-    best, steps = _fit(
-        phase="train",
-        train=train_data,
-        val=val_data,
-        epochs=epochs,
-        lr=cfg.lr,
-        learner=learner,
-        min_steps=cfg.min_steps,
-        **fit_kw,
-    )
+    best, steps = _train_on_the_mix(cfg, train, train_data, val_data, target_data, fit_kw)
     n_train, n_val = len(train_data), len(val_data)
-
-    # 3b. Self-training: from the best source-only model, a mean teacher labels the unlabelled real images.
-    aligned = cfg.adapt == "self-train" and cfg.task == "classify" and cfg.pseudo_align
-    prior = class_prior(train, num_outputs(cfg.task, train)) if aligned else None
-    learner = _learner(cfg, "self-train", model, target_data, device, generator, ranks, prior)
-    if learner is not None:
-        best, more = _fit(
-            phase="self-train",
-            train=train_data,
-            val=val_data,
-            epochs=epochs,
-            lr=cfg.lr * cfg.adapt_lr_factor,
-            learner=learner,
-            min_steps=cfg.min_steps,
-            **fit_kw,
-        )
-        steps += more
 
     # 4. Fine-tune on the few real labels: lower lr, fewer epochs, its own validation split.
     if finetune is not None:
