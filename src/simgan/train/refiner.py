@@ -52,6 +52,7 @@ from simgan.config import config_to_dict, save_config
 from simgan.data.equalize import equalized, resolve_equalize
 from simgan.data.source import Source, open_source
 from simgan.device import select_device
+from simgan.distributed import Ranks
 from simgan.errors import InputError
 from simgan.loggers import DEFAULT as DEFAULT_LOGGERS
 from simgan.loggers import open_loggers, parse_log_to
@@ -59,7 +60,7 @@ from simgan.nn.refiner import Refiner, refine_images
 from simgan.progress import off
 from simgan.train.batches import ImagesOnly
 from simgan.train.history import HistoryBuffer
-from simgan.train.label_monitor import LabelPreservationError, build_monitor
+from simgan.train.label_monitor import LabelMonitor, LabelPreservationError, build_monitor
 from simgan.train.refiner_config import (
     RESUMABLE_FIELDS,
     RefinerTrainConfig,
@@ -451,17 +452,10 @@ def train_refiner(
                 if on_step is not None:
                     on_step(done, floats)
                 bar.update(1)
-                monitored = monitor is not None and (done % cfg.monitor_every == 0 or done == total)
-                if done % cfg.log_every == 0 or done in (phase.end, total) or monitored:
-                    extra = (
-                        monitor.measure(state.R, dev, state.amp)
-                        if monitor is not None and monitored
-                        else None
-                    )
-                    last_stats = log_line(state, phase.name, stats_path, tb, t0, extra)
+                stats = _log_step(state, cfg, monitor, phase, total, run, tb, t0, dev)
+                if stats is not None:
+                    last_stats = stats
                     bar.set_postfix(postfix(last_stats), refresh=False)
-                    if monitor is not None and monitored:
-                        monitor_step(state, monitor, last_stats, run, ckpt_path)  # warn, --strict, best.pt
                 grid = on_grid is not None or tb is not None
                 if grid and ranks.main and (done % cfg.grid_every == 0 or done == total):
                     path = run / "grids" / f"step_{done:07d}.png"
@@ -479,6 +473,44 @@ def train_refiner(
             tb.close()
     if not existed:
         save_state(state, ckpt_path)  # a run of zero steps: still a refiner
+    return _finish(state, cfg, monitor, run, total, last_stats, ranks)
+
+
+def _log_step(
+    state: RefinerState,
+    cfg: RefinerTrainConfig,
+    monitor: LabelMonitor | None,
+    phase: Phase,
+    total: int,
+    run: Path,
+    tb: Any,
+    t0: float,
+    dev: torch.device,
+) -> dict[str, Any] | None:
+    """After step ``state.step``: its stats line when one is due (every ``log_every`` steps, at a phase's
+    end, at the last step and with every label check), the label check when due (warn, ``--strict``,
+    best.pt); None when no line is due."""
+    done = state.step
+    monitored = monitor is not None and (done % cfg.monitor_every == 0 or done == total)
+    if not (done % cfg.log_every == 0 or done in (phase.end, total) or monitored):
+        return None
+    extra = monitor.measure(state.R, dev, state.amp) if monitor is not None and monitored else None
+    stats = log_line(state, phase.name, run / "stats.jsonl", tb, t0, extra)
+    if monitor is not None and monitored:
+        monitor_step(state, monitor, stats, run, run / CHECKPOINT_NAME)  # warn, --strict, best.pt
+    return stats
+
+
+def _finish(
+    state: RefinerState,
+    cfg: RefinerTrainConfig,
+    monitor: LabelMonitor | None,
+    run: Path,
+    total: int,
+    last_stats: dict[str, Any],
+    ranks: Ranks,
+) -> RefinerTrainResult:
+    """The run's result, once rank 0's files are complete (and a notice when no step kept the labels)."""
     if monitor is not None and not (run / BEST_NAME).is_file():
         notice(
             f"no measured step of the adversarial phase kept the labels ({monitor.key} threshold "
@@ -489,7 +521,7 @@ def train_refiner(
         run=run,
         step=total,
         iteration=adversarial_iteration(cfg, total),
-        stats=last_stats or _last_line(stats_path),  # a run that had nothing left to do: the file's
+        stats=last_stats or _last_line(run / "stats.jsonl"),  # nothing left to do: the file's last line
         refiner=state.R.cpu().eval(),
         config=cfg,
         best_step=state.monitor.best_step,
