@@ -21,7 +21,7 @@ Labels (task ``handpose``): ``{"uv": 14x[u, v], "xyz": 14x[x, y, z], "centre_uvd
 (pixel-index coordinates: pixel ``image[r, c]`` is centred on u = c, v = r), xyz in mm as in the file,
 and the crop (continuous 640x480 pixel box) so predictions map back. Ids: ``test/depth_1_0000001``.
 NYU has no part masks, so none are made up: ``mask_classes`` and ``read_mask``
-(:mod:`simgan.data.simgan_dir`) give None, and ``train-task segment`` refuses the set.
+(:mod:`simgan.data.simgan_reader`) give None, and ``train-task segment`` refuses the set.
 A Python user passes options as::
 
     from simgan.data.nyu import NYUConfig, NYUSource

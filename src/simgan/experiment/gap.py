@@ -366,7 +366,10 @@ def run_gap(
         run_jobs(_jobs(cfg, real, out, rows, device, talk=progress), workers, log)
         log = _silent  # what follows finds every job's output
     for r in range(cfg.repeats):
-        sets = training_sets(cfg, real, out, splits, needs, r, device, progress, log)
+        if workers > 1:  # the jobs made them: open them, no writer resumed a second time
+            sets = found_sets(real, data, r)
+        else:
+            sets = training_sets(cfg, real, out, splits, needs, r, device, progress, log)
         if splits["labeled"] is not None:
             sets["real"] = splits["labeled"]
         if r == 0:
