@@ -284,7 +284,6 @@ def _learner(
     )
 
 
-@distributed.main_writer("out")
 def _train_on_the_mix(
     cfg: TaskConfig,
     train: Sequence[Source],
@@ -328,6 +327,7 @@ def _train_on_the_mix(
     return best, steps
 
 
+@distributed.main_writer("out")
 def train_task(
     cfg: TaskConfig,
     train: Sequence[Source | str | Path],
